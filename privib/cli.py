@@ -1,0 +1,102 @@
+"""The ``privib`` command line: one entry point, one subcommand per job.
+
+Bad input ends with one ``privib: error: ...`` line on stderr and exit code 2; a
+traceback is shown only with ``--debug``. Heavy libraries load only in the subcommand
+that needs them, so ``privib --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from typing import Callable
+
+from privib.errors import PrivibError
+
+Command = Callable[[list[str]], int]
+
+
+def _cmd_run(argv: list[str]) -> int:
+    from privib.pipeline.config import parse_run_config
+    from privib.pipeline.runner import run_pipeline
+
+    _, config = parse_run_config(argv)
+    folder = run_pipeline(config)
+    if folder is not None:
+        print(folder, flush=True)
+    return 0
+
+
+def _cmd_datasets(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="privib datasets", description="List the registered datasets.")
+    parser.parse_args(argv)
+    from privib.data.registry import list_datasets
+
+    for entry in list_datasets():
+        choices = ", ".join(entry.sensitive_choices) or "any column"
+        print(f"{entry.name:12s} {entry.description} (sensitive: {choices})")
+    return 0
+
+
+COMMANDS: dict[str, tuple[Command, str]] = {
+    "run": (_cmd_run, "train an encoder and run the pipeline's stages (default: configs/adult.yaml)"),
+    "datasets": (_cmd_datasets, "list the registered datasets"),
+}
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    lines = "\n".join(f"  {name:10s} {help_}" for name, (_, help_) in COMMANDS.items())
+    return argparse.ArgumentParser(
+        prog="privib",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="privib: privacy-preserving representation learning (VIB encoders audited by fresh attackers).",
+        epilog=f"commands:\n{lines}\n\n`privib COMMAND --help` explains each command's options.\n"
+        "--debug (anywhere) shows full tracebacks.",
+        usage="privib [--debug] COMMAND [OPTIONS]",
+    )
+
+
+def _quiet_libraries() -> None:
+    """Silence third-party chatter that says nothing about the user's run."""
+    for pattern in (".*litlogger.*", ".*LeafSpec.*", ".*does not have many workers.*", ".*is an invalid version.*"):
+        warnings.filterwarnings("ignore", message=pattern)
+    os.environ.setdefault("WANDB_SILENT", "true")
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage() and "LitLogger" not in record.getMessage()
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``privib`` console script; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [a for a in args if a != "--debug"]
+    if not args or args[0] in ("-h", "--help"):
+        _top_parser().print_help()
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    if name not in COMMANDS:
+        print(f"privib: error: unknown command '{name}': use one of {', '.join(COMMANDS)} (privib --help)", file=sys.stderr)
+        return 2
+    _quiet_libraries()
+    try:
+        return COMMANDS[name][0](rest)
+    except PrivibError as exc:
+        if debug:
+            raise
+        print(f"privib: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("privib: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        print(f"privib: internal error: {type(exc).__name__}: {exc} (re-run with --debug for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""Named datasets: ``data.name`` in a config picks a loader from this registry."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from privib.data.base import TabularData
+from privib.errors import ConfigError
+
+Loader = Callable[..., TabularData]
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    """A registered dataset: its loader, the sensitive attributes it offers, one line about it."""
+
+    name: str
+    loader: Loader
+    sensitive_choices: tuple[str, ...]
+    description: str
+
+
+_REGISTRY: dict[str, DatasetEntry] = {}
+
+
+def register_dataset(entry: DatasetEntry) -> None:
+    """Add a dataset under ``entry.name`` (a later registration replaces an earlier one)."""
+    _REGISTRY[entry.name] = entry
+
+
+def get_dataset(name: str) -> DatasetEntry:
+    """Return the registered dataset ``name`` or raise a ConfigError listing the known ones."""
+    _register_builtins()
+    if name not in _REGISTRY:
+        known = ", ".join(sorted(_REGISTRY))
+        raise ConfigError(f"unknown dataset '{name}': set data.name to one of {known}")
+    return _REGISTRY[name]
+
+
+def list_datasets() -> list[DatasetEntry]:
+    """All registered datasets, sorted by name."""
+    _register_builtins()
+    return [_REGISTRY[k] for k in sorted(_REGISTRY)]
+
+
+def _register_builtins() -> None:
+    if "adult" in _REGISTRY:
+        return
+    from privib.data import adult
+
+    register_dataset(
+        DatasetEntry(
+            name="adult",
+            loader=adult.load_adult,
+            sensitive_choices=adult.SENSITIVE_CHOICES,
+            description="UCI Adult census income, official split (30,162 / 15,060 rows), y = income > 50K",
+        )
+    )

@@ -1,0 +1,42 @@
+"""What every stage receives: the run folder, the resolved config, shared lazily built objects."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from privib.pipeline.runs import RunFolder
+
+
+class NonZeroRankDone(Exception):
+    """Raised on DDP ranks other than 0 after training: only rank 0 runs later stages and writes files."""
+
+
+@dataclass
+class RunContext:
+    """Inputs of a stage. Stages communicate only through the run folder's files.
+
+    ``datamodule`` is rebuilt from the config on first use (and shared, since every stage
+    derives the same data from the same config); ``module`` is the freshly built, untrained
+    module handed to the fit stage; ``logger`` is the W&B logger of this run, if any.
+    """
+
+    folder: RunFolder
+    config: dict[str, Any]
+    logger: Any | None = None
+    module: Any | None = None
+    _datamodule: Any | None = field(default=None, repr=False)
+
+    def datamodule(self) -> Any:
+        """The prepared datamodule of this run's ``data`` config."""
+        if self._datamodule is None:
+            from privib.data.datamodule import PrivibDataModule
+
+            datamodule = PrivibDataModule(**self.config["data"])
+            datamodule.setup()
+            self._datamodule = datamodule
+        return self._datamodule
+
+    def best_checkpoint(self) -> Any:
+        """Path of the best checkpoint (falls back to the last one)."""
+        best = self.folder.checkpoints / "best.ckpt"
+        return best if best.is_file() else self.folder.checkpoints / "last.ckpt"

@@ -1,0 +1,96 @@
+"""The run folder: one self-contained, uniquely named directory per run, written atomically."""
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from privib.errors import ConfigError, PrivibError
+from privib.io import read_json, write_json_atomic, write_yaml_atomic
+
+RUN_DIR_ENV = "PRIVIB_RUN_DIR"
+_NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+STATES = ("running", "finished", "failed")
+
+
+def create_run_folder(runs_dir: str | os.PathLike[str], name: str) -> Path:
+    """Make ``<runs_dir>/<name>-<YYYYmmdd-HHMMSS>-<id>/``; ``mkdir`` without ``exist_ok`` keeps runs apart."""
+    if not _NAME_OK.match(name):
+        raise ConfigError(f"run name '{name}' must start with a letter or digit and hold only letters, digits, '_', '.', '-'")
+    parent = Path(runs_dir).expanduser()
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create runs folder {parent} ({exc.strerror}): pass a writable --runs_dir") from exc
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for _ in range(100):
+        folder = parent / f"{name}-{stamp}-{secrets.token_hex(3)}"
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            continue
+        return folder
+    raise PrivibError(f"could not create a unique run folder under {parent}")
+
+
+@dataclass
+class RunFolder:
+    """Typed access to the files of one run folder."""
+
+    path: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.yaml"
+
+    @property
+    def status_path(self) -> Path:
+        return self.path / "status.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def export_dir(self) -> Path:
+        return self.path / "export"
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> "RunFolder":
+        """An existing run folder, checked to hold a config."""
+        folder = cls(Path(path).expanduser())
+        if not folder.config_path.is_file():
+            raise ConfigError(f"{folder.path} is not a privib run folder (no config.yaml): pass a folder that `privib run` printed")
+        return folder
+
+    def write_config(self, config: dict[str, Any]) -> None:
+        write_yaml_atomic(self.config_path, config)
+
+    def status(self) -> dict[str, Any]:
+        return read_json(self.status_path) if self.status_path.is_file() else {}
+
+    def write_status(self, state: str, **details: Any) -> None:
+        """Record ``running`` / ``finished`` / ``failed`` with details, keeping earlier fields."""
+        if state not in STATES:
+            raise ValueError(f"unknown run state {state}")
+        status = {**self.status(), **details, "state": state, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        if state != "failed":
+            status.pop("reason", None)
+        write_json_atomic(self.status_path, status)
+
+    def metrics(self) -> dict[str, float]:
+        return read_json(self.metrics_path) if self.metrics_path.is_file() else {}
+
+    def update_metrics(self, new: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``new`` into ``metrics.json`` (flat keys) and return the whole set."""
+        merged = {**self.metrics(), **new}
+        write_json_atomic(self.metrics_path, merged)
+        return merged

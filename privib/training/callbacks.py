@@ -1,0 +1,38 @@
+"""Callbacks owned by privib: per-epoch history written into the run folder."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytorch_lightning as pl
+from pytorch_lightning.callbacks import Checkpoint
+
+from privib.io import write_json_atomic
+
+
+class EpochHistory(Checkpoint):
+    """At the end of each training epoch, append every logged epoch figure to ``history.json``.
+
+    The evaluation stage reads this file to plot the information plane over epochs, so it
+    needs neither W&B nor the trainer. It derives from ``Checkpoint`` because Lightning calls
+    checkpoint callbacks' ``on_train_epoch_end`` after the module's, when the epoch's train
+    and validation figures have both been logged.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.rows: list[dict[str, Any]] = []
+
+    def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.global_rank != 0:
+            return
+        row: dict[str, Any] = {"epoch": trainer.current_epoch}
+        row.update({k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("train/", "val/"))})
+        self.rows.append(row)
+        write_json_atomic(self.path, self.rows)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.rows = list(state_dict.get("rows", []))

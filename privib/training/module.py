@@ -1,0 +1,249 @@
+"""The LightningModule: VIB objective, adversarial heads, per-epoch information-plane logging."""
+from __future__ import annotations
+
+import math
+from typing import Any, Literal, Sequence
+
+import pytorch_lightning as pl
+import torch
+from torch.nn import functional as F
+
+from privib.errors import ConfigError
+from privib.models.distributions import LN2, kl_standard_normal, reparameterize
+from privib.models.gradient_reversal import grad_reverse
+from privib.models.vib import VIBModel
+
+AdvMode = Literal["alternating", "grl"]
+AdvInput = Literal["mean", "sample"]
+
+
+def entropy_bits(prior: Sequence[float]) -> float:
+    """Shannon entropy of a discrete distribution, in bits."""
+    return float(-sum(p * math.log2(p) for p in prior if p > 0))
+
+
+class VIBModule(pl.LightningModule):
+    """Train a VIB encoder with a task head and one adversary per sensitive attribute.
+
+    Encoder loss: task CE + ``beta`` * KL(q(z|x) || N(0, I)) - ``adv_weight`` * sum of adversary CEs.
+    The adversaries minimize their CE, either in the same backward pass through a gradient
+    reversal layer (``adv_mode="grl"``) or in ``adv_steps`` separate updates per encoder
+    update (``adv_mode="alternating"``). ``deterministic=True`` drops the noise and the KL:
+    with ``adv_weight=0`` that is the plain MLP, with ``adv_weight>0`` the adversary-only baseline.
+
+    Parameters
+    ----------
+    data_spec: the datamodule's ``DataSpec.to_dict()`` (input width, classes, label priors).
+    z_dim: width of the representation z.
+    encoder_widths, head_widths, adversary_widths: hidden layer widths of each MLP.
+    activation: hidden activation (relu, gelu, elu, tanh, silu, leaky_relu).
+    deterministic: encoder outputs z = mean, no noise and no KL term.
+    beta: weight of the KL rate term (>= 0).
+    adv_weight: lambda, weight of the adversarial term in the encoder loss (>= 0).
+    adv_mode: ``alternating`` updates or gradient reversal (``grl``).
+    adv_steps: adversary updates per encoder update in alternating mode.
+    adv_input: the adversary attacks the ``mean`` of q(z|x) or a ``sample`` of z.
+    lr, adv_lr: Adam learning rates of encoder + task head, and of the adversaries.
+    weight_decay: Adam weight decay of encoder + task head.
+    eval_samples: draws of z averaged for validation predictions (0: use the mean).
+    grad_clip: clip the encoder's gradient norm to this value (None: no clipping).
+    """
+
+    def __init__(
+        self,
+        data_spec: dict[str, Any],
+        z_dim: int = 16,
+        encoder_widths: list[int] = [128, 128],
+        head_widths: list[int] = [],
+        adversary_widths: list[int] = [64, 64],
+        activation: str = "relu",
+        deterministic: bool = False,
+        beta: float = 1e-3,
+        adv_weight: float = 1.0,
+        adv_mode: AdvMode = "alternating",
+        adv_steps: int = 1,
+        adv_input: AdvInput = "mean",
+        lr: float = 1e-3,
+        adv_lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        eval_samples: int = 16,
+        grad_clip: float | None = None,
+    ) -> None:
+        super().__init__()
+        _check_non_negative(beta=beta, adv_weight=adv_weight, weight_decay=weight_decay)
+        _check_positive(lr=lr, adv_lr=adv_lr, adv_steps=adv_steps)
+        if adv_mode not in ("alternating", "grl"):
+            raise ConfigError(f"model.adv_mode must be 'alternating' or 'grl', got '{adv_mode}'")
+        if adv_input not in ("mean", "sample"):
+            raise ConfigError(f"model.adv_input must be 'mean' or 'sample', got '{adv_input}'")
+        if eval_samples < 0:
+            raise ConfigError(f"model.eval_samples must be >= 0, got {eval_samples}")
+        self.save_hyperparameters()
+        self.automatic_optimization = False
+        self.sensitive: list[str] = list(data_spec["sensitive"])
+        self.model = VIBModel(
+            input_dim=int(data_spec["input_dim"]),
+            n_target_classes=len(data_spec["target_classes"]),
+            n_sensitive_classes=[len(data_spec["sensitive_classes"][a]) for a in self.sensitive],
+            z_dim=z_dim,
+            encoder_widths=encoder_widths,
+            head_widths=head_widths,
+            adversary_widths=adversary_widths,
+            activation=activation,
+            deterministic=deterministic,
+        )
+        self.h_target_bits = entropy_bits(data_spec["target_prior"])
+        self.h_sensitive_bits = [entropy_bits(data_spec["sensitive_priors"][a]) for a in self.sensitive]
+        self._sums: dict[str, dict[str, torch.Tensor]] = {}
+
+    # ----------------------------------------------------------------- objective
+    def _represent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Encode: returns mean, scale, a sample z and the per-row KL in nats (zero when deterministic)."""
+        mean, scale = self.model.encoder(x)
+        if self.hparams.deterministic:
+            return mean, scale, mean, torch.zeros(mean.shape[0], device=mean.device)
+        return mean, scale, reparameterize(mean, scale), kl_standard_normal(mean, scale)
+
+    def _adversary_input(self, mean: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return mean if self.hparams.adv_input == "mean" else z
+
+    def _adversary_ces(self, z_adv: torch.Tensor, s: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per attribute: (mean CE in nats, number of correct predictions)."""
+        out = []
+        for i, head in enumerate(self.model.adversaries):
+            logits = head(z_adv)
+            out.append((F.cross_entropy(logits, s[:, i]), (logits.argmax(-1) == s[:, i]).sum()))
+        return out
+
+    def configure_optimizers(self) -> list[torch.optim.Optimizer]:
+        encoder_params = [*self.model.encoder.parameters(), *self.model.task_head.parameters()]
+        adversary_params = list(self.model.adversaries.parameters())
+        hp = self.hparams
+        if hp.adv_mode == "grl":
+            return [torch.optim.Adam(
+                [{"params": encoder_params, "lr": hp.lr, "weight_decay": hp.weight_decay},
+                 {"params": adversary_params, "lr": hp.adv_lr}]
+            )]
+        return [
+            torch.optim.Adam(encoder_params, lr=hp.lr, weight_decay=hp.weight_decay),
+            torch.optim.Adam(adversary_params, lr=hp.adv_lr),
+        ]
+
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        x, y, s = batch
+        hp = self.hparams
+        optimizers = self.optimizers()
+        optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+        if hp.adv_mode == "alternating":
+            self._adversary_updates(x, s, optimizers[1])
+        mean, scale, z, kl = self._represent(x)
+        logits = self.model.task_head(z)
+        task_ce = F.cross_entropy(logits, y)
+        kl_mean = kl.mean()
+        z_adv = self._adversary_input(mean, z)
+        if hp.adv_mode == "grl":
+            adv = self._adversary_ces(grad_reverse(z_adv, hp.adv_weight), s)
+            loss = task_ce + hp.beta * kl_mean + sum(ce for ce, _ in adv)
+        else:
+            adv = self._adversary_ces(z_adv, s)
+            loss = task_ce + hp.beta * kl_mean - hp.adv_weight * sum(ce for ce, _ in adv)
+        encoder_opt = optimizers[0]
+        encoder_opt.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        if hp.grad_clip is not None:
+            self.clip_gradients(encoder_opt, gradient_clip_val=hp.grad_clip, gradient_clip_algorithm="norm")
+        encoder_opt.step()
+        self._accumulate("train", y.shape[0], task_ce, (logits.argmax(-1) == y).sum(), kl_mean, adv, loss)
+
+    def _adversary_updates(self, x: torch.Tensor, s: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
+        """``adv_steps`` updates of the adversaries on a frozen representation of this batch."""
+        with torch.no_grad():
+            mean, _, z, _ = self._represent(x)
+            z_adv = self._adversary_input(mean, z)
+        for _ in range(self.hparams.adv_steps):
+            loss = sum(ce for ce, _ in self._adversary_ces(z_adv, s))
+            optimizer.zero_grad(set_to_none=True)
+            self.manual_backward(loss)
+            optimizer.step()
+
+    # ----------------------------------------------------------------- evaluation
+    def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self._evaluate_batch("val", batch)
+
+    def test_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+        self._evaluate_batch("test", batch)
+
+    def _evaluate_batch(self, split: str, batch: tuple[torch.Tensor, ...]) -> None:
+        x, y, s = batch
+        hp = self.hparams
+        mean, scale, _, kl = self._represent(x)
+        probs = self.model.predict_proba(x, n_samples=hp.eval_samples)
+        task_ce = F.nll_loss(probs.clamp_min(1e-12).log(), y)
+        z_adv = mean if hp.adv_input == "mean" or hp.deterministic else reparameterize(mean, scale)
+        adv = self._adversary_ces(z_adv, s)
+        kl_mean = kl.mean()
+        loss = task_ce + hp.beta * kl_mean - hp.adv_weight * sum(ce for ce, _ in adv)
+        self._accumulate(split, y.shape[0], task_ce, (probs.argmax(-1) == y).sum(), kl_mean, adv, loss)
+
+    # ----------------------------------------------------------------- logging
+    def _accumulate(
+        self, split: str, n: int, task_ce: torch.Tensor, task_correct: torch.Tensor, kl: torch.Tensor,
+        adv: list[tuple[torch.Tensor, torch.Tensor]], loss: torch.Tensor,
+    ) -> None:
+        """Add this batch's row-weighted sums; logged once per epoch (no per-step logging cost)."""
+        values = {"n": float(n), "task_ce": task_ce.detach() * n, "task_correct": task_correct.float(),
+                  "kl": kl.detach() * n, "loss": loss.detach() * n}
+        for i, (ce, correct) in enumerate(adv):
+            values[f"adv_ce/{i}"] = ce.detach() * n
+            values[f"adv_correct/{i}"] = correct.float()
+        sums = self._sums.setdefault(split, {})
+        for key, value in values.items():
+            sums[key] = sums.get(key, 0.0) + value
+
+    def _log_epoch(self, split: str) -> None:
+        sums = self._sums.pop(split, None)
+        if not sums:
+            return
+        keys = sorted(sums)
+        stacked = torch.stack([torch.as_tensor(sums[k], dtype=torch.float64) for k in keys])
+        stacked = self.trainer.strategy.reduce(stacked, reduce_op="sum") if self.trainer.world_size > 1 else stacked
+        total = dict(zip(keys, stacked.tolist()))
+        n = total["n"]
+        task_ce_bits = total["task_ce"] / n / LN2
+        metrics = {
+            f"{split}/loss": total["loss"] / n,
+            f"{split}/task_ce": total["task_ce"] / n,
+            f"{split}/task_acc": total["task_correct"] / n,
+            f"{split}/kl_bits": total["kl"] / n / LN2,
+            f"{split}/info/rate_bits": total["kl"] / n / LN2,
+            f"{split}/info/izy_lb_bits": max(0.0, self.h_target_bits - task_ce_bits),
+        }
+        for i, attribute in enumerate(self.sensitive):
+            ce = total[f"adv_ce/{i}"] / n
+            metrics[f"{split}/adv/{attribute}/ce"] = ce
+            metrics[f"{split}/adv/{attribute}/acc"] = total[f"adv_correct/{i}"] / n
+            metrics[f"{split}/info/izs_lb_bits/{attribute}"] = max(0.0, self.h_sensitive_bits[i] - ce / LN2)
+        shown = {k: metrics.pop(k) for k in (f"{split}/task_acc", f"{split}/loss")}
+        self.log_dict(shown, prog_bar=True)
+        self.log_dict(metrics)
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_epoch("test")
+
+
+def _check_non_negative(**values: float) -> None:
+    for name, value in values.items():
+        if not value >= 0 or not math.isfinite(value):
+            raise ConfigError(f"model.{name} must be a finite number >= 0, got {value}: pass e.g. --model.{name} 0.01")
+
+
+def _check_positive(**values: float) -> None:
+    for name, value in values.items():
+        if not value > 0 or not math.isfinite(value):
+            raise ConfigError(f"model.{name} must be a finite number > 0, got {value}")
