@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import warnings
+import importlib
 from typing import Callable
 
 from privib.errors import PrivibError
@@ -18,7 +19,8 @@ from privib.errors import PrivibError
 Command = Callable[[list[str]], int]
 
 
-def _cmd_run(argv: list[str]) -> int:
+def run_command(argv: list[str]) -> int:
+    """``privib run``: parse the config, run the pipeline, print the run folder last."""
     from privib.pipeline.config import parse_run_config
     from privib.pipeline.runner import run_pipeline
 
@@ -29,7 +31,8 @@ def _cmd_run(argv: list[str]) -> int:
     return 0
 
 
-def _cmd_datasets(argv: list[str]) -> int:
+def datasets_command(argv: list[str]) -> int:
+    """``privib datasets``: one line per registered dataset."""
     parser = argparse.ArgumentParser(prog="privib datasets", description="List the registered datasets.")
     parser.parse_args(argv)
     from privib.data.registry import list_datasets
@@ -40,10 +43,16 @@ def _cmd_datasets(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS: dict[str, tuple[Command, str]] = {
-    "run": (_cmd_run, "train an encoder and run the pipeline's stages (default: configs/adult.yaml)"),
-    "datasets": (_cmd_datasets, "list the registered datasets"),
+# name -> ("module:function", one-line help); the module is imported only when its command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("privib.cli:run_command", "train an encoder and run the pipeline's stages (default: configs/adult.yaml)"),
+    "datasets": ("privib.cli:datasets_command", "list the registered datasets"),
 }
+
+
+def _load_command(target: str) -> Command:
+    module_name, function_name = target.split(":")
+    return getattr(importlib.import_module(module_name), function_name)
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -82,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _quiet_libraries()
     try:
-        return COMMANDS[name][0](rest)
+        return _load_command(COMMANDS[name][0])(rest)
     except PrivibError as exc:
         if debug:
             raise

@@ -84,6 +84,7 @@ class PrivibDataModule(pl.LightningDataModule):
     batch_size: training batch size.
     eval_batch_size: batch size for validation and test.
     split_seed: seed of the validation split and of the batch order.
+    options: extra keyword arguments for the dataset's loader (e.g. a synthetic dataset's parameters).
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class PrivibDataModule(pl.LightningDataModule):
         batch_size: int = 256,
         eval_batch_size: int = 4096,
         split_seed: int = 0,
+        options: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if not 0.0 < val_fraction < 0.9:
@@ -110,6 +112,7 @@ class PrivibDataModule(pl.LightningDataModule):
         self.batch_size = batch_size
         self.eval_batch_size = eval_batch_size
         self.split_seed = split_seed
+        self.options = dict(options or {})
         self.table: TabularData | None = None
         self.preprocessor: TabularPreprocessor | None = None
         self.spec: DataSpec | None = None
@@ -125,7 +128,10 @@ class PrivibDataModule(pl.LightningDataModule):
                     f"unknown sensitive attribute '{attribute}' for dataset {self.name}: "
                     f"set data.sensitive to one or more of {', '.join(entry.sensitive_choices)}"
                 )
-        table = entry.loader(root=self.root, sensitive=self.sensitive)
+        try:
+            table = entry.loader(root=self.root, sensitive=self.sensitive, **self.options)
+        except TypeError as exc:
+            raise ConfigError(f"data.options {sorted(self.options)} do not fit dataset {self.name}: {exc}") from exc
         for column in [table.target, *table.sensitive]:
             if column not in table.train.columns:
                 raise DataError(f"column '{column}' is not in the {self.name} data: columns are {list(table.train.columns)}")

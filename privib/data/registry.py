@@ -43,16 +43,22 @@ def list_datasets() -> list[DatasetEntry]:
     return [_REGISTRY[k] for k in sorted(_REGISTRY)]
 
 
-def _register_builtins() -> None:
-    if "adult" in _REGISTRY:
-        return
-    from privib.data import adult
+# Built-in datasets: name -> ("module:loader", sensitive choices, description), imported on first use.
+BUILTINS: dict[str, tuple[str, tuple[str, ...], str]] = {
+    "adult": (
+        "privib.data.adult:load_adult",
+        ("sex", "race"),
+        "UCI Adult census income, official split (30,162 / 15,060 rows), y = income > 50K",
+    ),
+}
 
-    register_dataset(
-        DatasetEntry(
-            name="adult",
-            loader=adult.load_adult,
-            sensitive_choices=adult.SENSITIVE_CHOICES,
-            description="UCI Adult census income, official split (30,162 / 15,060 rows), y = income > 50K",
-        )
-    )
+
+def _register_builtins() -> None:
+    import importlib
+
+    for name, (target, choices, description) in BUILTINS.items():
+        if name in _REGISTRY:
+            continue
+        module_name, function_name = target.split(":")
+        loader = getattr(importlib.import_module(module_name), function_name)
+        register_dataset(DatasetEntry(name, loader, choices, description))

@@ -12,6 +12,8 @@ from privib.pipeline.context import NonZeroRankDone, RunContext
 
 Stage = Callable[[RunContext], dict[str, float]]
 STAGES: dict[str, Stage] = {}
+# Modules that register further stages with @stage; imported when a stage is first looked up.
+STAGE_MODULES: list[str] = []
 
 
 def stage(name: str) -> Callable[[Stage], Stage]:
@@ -26,6 +28,10 @@ def stage(name: str) -> Callable[[Stage], Stage]:
 
 def get_stage(name: str) -> Stage:
     """The stage registered as ``name``, or a ConfigError listing the known stages."""
+    import importlib
+
+    for module_name in STAGE_MODULES:
+        importlib.import_module(module_name)
     if name not in STAGES:
         raise ConfigError(f"unknown pipeline stage '{name}': use one of {', '.join(STAGES)}")
     return STAGES[name]
