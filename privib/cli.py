@@ -12,7 +12,7 @@ import os
 import sys
 import warnings
 import importlib
-from typing import Callable
+from typing import Any, Callable
 
 from privib.errors import PrivibError
 
@@ -20,12 +20,23 @@ Command = Callable[[list[str]], int]
 
 
 def run_command(argv: list[str]) -> int:
-    """``privib run``: parse the config, run the pipeline, print the run folder last."""
-    from privib.pipeline.config import parse_run_config
-    from privib.pipeline.runner import run_pipeline
+    """``privib run``: parse the config, run the pipeline, print the run folder last.
 
-    _, config = parse_run_config(argv)
-    folder = run_pipeline(config)
+    ``--resume RUN_FOLDER`` continues a killed or failed run from its last checkpoint with
+    the config saved in that folder.
+    """
+    from privib.errors import ConfigError
+    from privib.pipeline.config import parse_run_config, split_resume
+    from privib.pipeline.runner import resume_run, run_pipeline
+
+    resume, rest = split_resume(argv)
+    if resume is not None:
+        if rest:
+            raise ConfigError(f"--resume continues a run with its saved config.yaml: drop the other options {rest}")
+        folder = resume_run(resume)
+    else:
+        _, config = parse_run_config(argv)
+        folder = run_pipeline(config)
     if folder is not None:
         print(folder, flush=True)
     return 0
@@ -47,6 +58,12 @@ def datasets_command(argv: list[str]) -> int:
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("privib.cli:run_command", "train an encoder and run the pipeline's stages (default: configs/adult.yaml)"),
     "datasets": ("privib.cli:datasets_command", "list the registered datasets"),
+    "inspect": ("privib.data.inspect:inspect_command", "show a table's inferred schema, class balances and majority baselines, before training"),
+    "export": ("privib.export.commands:export_command", "export a run's encoder (safetensors, ONNX, torch.export) with preprocess.json and a model card"),
+    "encode": ("privib.export.commands:encode_command", "encode a CSV / Parquet file with an exported encoder, in batches"),
+    "evaluate": ("privib.evaluation.command:evaluate_command", "re-run the evaluation stages and the report on a trained run folder"),
+    "sweep": ("privib.pipeline.sweep:sweep_command", "run a grid of runs (methods x values x seeds) in parallel, resumable, then compare; or write W&B sweeps"),
+    "compare": ("privib.pipeline.compare:compare_command", "compare runs: mean ± std table over seeds, Pareto plot of accuracy vs leakage, locally or from W&B"),
 }
 
 
@@ -67,8 +84,27 @@ def _top_parser() -> argparse.ArgumentParser:
     )
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Write to whatever ``sys.stderr`` is at the time of each record (tests swap it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """Ignored: the stream is always the current ``sys.stderr``."""
+
+
 def _quiet_libraries() -> None:
-    """Silence third-party chatter that says nothing about the user's run."""
+    """Silence third-party chatter that says nothing about the user's run; show privib's warnings."""
+    handler = _CurrentStderrHandler()
+    handler.setFormatter(logging.Formatter("privib: %(levelname)s: %(message)s"))
+    privib_log = logging.getLogger("privib")
+    if not privib_log.handlers:
+        privib_log.addHandler(handler)
+        privib_log.setLevel(logging.INFO)
+        privib_log.propagate = False
     for pattern in (".*litlogger.*", ".*LeafSpec.*", ".*does not have many workers.*", ".*is an invalid version.*"):
         warnings.filterwarnings("ignore", message=pattern)
     os.environ.setdefault("WANDB_SILENT", "true")

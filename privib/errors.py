@@ -18,3 +18,13 @@ class DataError(PrivibError):
 
 class ExportError(PrivibError):
     """An export folder or an input to an exported encoder is invalid."""
+
+
+class TrainingDiverged(PrivibError):
+    """Training produced a non-finite loss or gradient; the run stops, its last good checkpoint kept."""
+
+    exit_code: int = 3
+
+    def __init__(self, message: str, epoch: int, step: int) -> None:
+        super().__init__(message)
+        self.details = {"epoch": epoch, "step": step}

@@ -18,13 +18,13 @@ Batch = tuple[torch.Tensor, ...]
 class IndexBatchLoader:
     """Iterate over ``(x, y, s)`` batches cut from ``tensors`` by index slicing.
 
-    Parameters
-    ----------
-    tensors: tensors sharing their first dimension.
-    batch_size: rows per batch (batches of a shard differ by at most one row).
-    shuffle: draw a fresh permutation each epoch, seeded by ``seed`` and the epoch.
-    rank, world_size: this process's shard (DDP); each rank gets a disjoint, strided shard.
-    epoch_fn: returns the current epoch, so a resumed run replays the same order.
+    Args:
+        tensors: tensors sharing their first dimension.
+        batch_size: rows per batch (batches of a shard differ by at most one row).
+        shuffle: draw a fresh permutation each epoch, seeded by ``seed`` and the epoch.
+        rank: this process's index among the DDP processes; each rank gets a disjoint, strided shard.
+        world_size: number of DDP processes sharing each epoch.
+        epoch_fn: returns the current epoch, so a resumed run replays the same order.
     """
 
     def __init__(

@@ -6,7 +6,7 @@ user's raw table into the exact vector it was trained on, without scikit-learn o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -16,6 +16,76 @@ from privib.errors import DataError
 FORMAT_VERSION = 1
 UNKNOWN_POLICIES = ("zeros", "error")
 MISSING_POLICIES = ("error", "impute")
+NUMERIC_MISSING_POLICIES = ("error", "impute", "drop")
+CATEGORICAL_MISSING_POLICIES = ("error", "impute", "category", "drop")
+MISSING_TOKEN = "<missing>"
+_TRUE_FALSE = {"true": "True", "false": "False"}
+
+
+def category_strings(values: pd.Series, na_values: Iterable[str] = ()) -> pd.Series:
+    """Canonical string form of raw values, missing values as NaN (object dtype, same index).
+
+    The same value gets the same string whichever way the table was read: numbers that are
+    whole print without a decimal point (``3``, ``3.0`` and ``"3"`` all give ``"3"``), booleans
+    and the strings ``true`` / ``false`` give ``True`` / ``False``, strings are stripped, and
+    empty strings or any of ``na_values`` become missing.
+    """
+    out = pd.Series(np.full(len(values), np.nan, dtype=object), index=values.index)
+    if len(values) == 0:
+        return out
+    present = values.notna().to_numpy()
+    if pd.api.types.is_bool_dtype(values.dtype):
+        out[present] = np.where(values[present].astype(bool), "True", "False")
+        return out
+    if pd.api.types.is_numeric_dtype(values.dtype):
+        out[present] = _number_strings(values[present].to_numpy(dtype=np.float64))
+        return out
+    items = values[present]
+    if pd.api.types.infer_dtype(items, skipna=True) in ("string", "empty"):
+        # Few distinct strings in most columns: canonicalize each distinct value once.
+        codes, uniques = pd.factorize(items)
+        canonical = _string_canon(pd.Series(np.asarray(uniques, dtype=object)), na_values)
+        out[present] = canonical[codes]
+        return out
+    out[present] = _mixed_canon(items, na_values)
+    return out
+
+
+def _string_canon(text: pd.Series, na_values: Iterable[str]) -> np.ndarray:
+    text = text.astype(str).str.strip().astype(object)
+    lowered = text.str.lower()
+    text = text.where(~lowered.isin(list(_TRUE_FALSE)), lowered.map(_TRUE_FALSE))
+    numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64)
+    parsed = ~np.isnan(numbers)
+    result = text.to_numpy(dtype=object, copy=True)
+    if parsed.any():
+        result[parsed] = _number_strings(numbers[parsed])
+    tokens = {"", *(str(v).strip() for v in na_values)}
+    result[np.isin(result.astype(str), list(tokens))] = np.nan
+    return result
+
+
+def _mixed_canon(items: pd.Series, na_values: Iterable[str]) -> np.ndarray:
+    """Object columns mixing strings, numbers and booleans: one value at a time."""
+    is_bool = items.map(lambda v: isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    is_number = items.map(lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))).to_numpy(dtype=bool)
+    result = np.empty(len(items), dtype=object)
+    if is_bool.any():
+        result[is_bool] = np.where(items[is_bool].astype(bool), "True", "False")
+    if is_number.any():
+        result[is_number] = _number_strings(items[is_number].to_numpy(dtype=np.float64))
+    rest = ~(is_bool | is_number)
+    if rest.any():
+        result[rest] = _string_canon(items[rest].astype(str).reset_index(drop=True), na_values)
+    return result
+
+
+def _number_strings(numbers: np.ndarray) -> np.ndarray:
+    whole = np.isfinite(numbers) & (numbers == np.round(numbers)) & (np.abs(numbers) < 2**53)
+    strings = np.empty(len(numbers), dtype=object)
+    strings[whole] = numbers[whole].astype(np.int64).astype(str)
+    strings[~whole] = [repr(float(v)) for v in numbers[~whole]]
+    return strings
 
 
 @dataclass
@@ -25,6 +95,12 @@ class TabularPreprocessor:
     ``unknown_category``: ``zeros`` encodes a category never seen in training as an all-zero
     one-hot group; ``error`` refuses it. ``missing``: ``error`` refuses NaN / empty values;
     ``impute`` uses the training mean (numeric) or the most frequent category.
+    ``missing_numeric`` / ``missing_categorical`` override ``missing`` per column type:
+    ``drop`` (rows with missing values were dropped before training, so ``transform``
+    refuses them like ``error``; :meth:`rows_with_missing` finds them) and, for categorical
+    columns, ``category`` (missing is its own category, ``<missing>``, when the training rows
+    had any; otherwise an all-zero one-hot group). ``na_values`` are extra strings that mean
+    missing; ``recode`` renames categorical input values before encoding (``{column: {old: new}}``).
     """
 
     numeric: list[str]
@@ -35,12 +111,34 @@ class TabularPreprocessor:
     stds: dict[str, float] = field(default_factory=dict)
     vocab: dict[str, list[str]] = field(default_factory=dict)
     frequencies: dict[str, list[float]] = field(default_factory=dict)
+    missing_numeric: str | None = None
+    missing_categorical: str | None = None
+    na_values: list[str] = field(default_factory=list)
+    recode: dict[str, dict[str, str | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.unknown_category not in UNKNOWN_POLICIES:
             raise DataError(f"unknown_category policy '{self.unknown_category}' is not one of {UNKNOWN_POLICIES}")
         if self.missing not in MISSING_POLICIES:
             raise DataError(f"missing-value policy '{self.missing}' is not one of {MISSING_POLICIES}")
+        if self.missing_numeric is not None and self.missing_numeric not in NUMERIC_MISSING_POLICIES:
+            raise DataError(f"numeric missing-value policy '{self.missing_numeric}' is not one of {NUMERIC_MISSING_POLICIES}")
+        if self.missing_categorical is not None and self.missing_categorical not in CATEGORICAL_MISSING_POLICIES:
+            raise DataError(
+                f"categorical missing-value policy '{self.missing_categorical}' is not one of {CATEGORICAL_MISSING_POLICIES}"
+            )
+        self.na_values = [str(v) for v in self.na_values]
+        self.recode = {str(c): dict(m) for c, m in self.recode.items() if c in self.categorical}
+
+    @property
+    def numeric_policy(self) -> str:
+        """Missing-value policy of numeric columns (``missing_numeric``, else ``missing``)."""
+        return self.missing_numeric or self.missing
+
+    @property
+    def categorical_policy(self) -> str:
+        """Missing-value policy of categorical columns (``missing_categorical``, else ``missing``)."""
+        return self.missing_categorical or self.missing
 
     @property
     def input_columns(self) -> list[str]:
@@ -86,9 +184,12 @@ class TabularPreprocessor:
             self.means[column] = float(finite.mean())
             self.stds[column] = std if std > 0 else 1.0
         for column in self.categorical:
-            counts = frame[column].dropna().astype(str).value_counts()
-            if counts.empty:
+            raw = self._categories(frame, column)
+            if raw.isna().all():
                 raise DataError(f"categorical column '{column}' is all missing in the training rows: drop it or fill it")
+            if self.categorical_policy == "category":
+                raw = raw.fillna(MISSING_TOKEN)
+            counts = raw.dropna().value_counts()
             values = sorted(counts.index)
             total = float(counts.sum())
             self.vocab[column] = values
@@ -106,44 +207,82 @@ class TabularPreprocessor:
             values = self._numeric_values(frame, column)
             bad = ~np.isfinite(values)
             if bad.any():
-                if self.missing != "impute" or np.isinf(values[bad]).any():
+                if self.numeric_policy != "impute" or np.isinf(values[bad]).any():
                     raise DataError(
                         f"column '{column}' has {int(bad.sum())} missing or non-finite values "
-                        f"(first at row {int(np.flatnonzero(bad)[0])}): fill or drop them, or fit with missing='impute'"
+                        f"(first at row {int(np.flatnonzero(bad)[0])}): {self._missing_fix(self.numeric_policy)}"
                     )
                 values = np.where(bad, self.means[column], values)
             out[:, j] = (values - self.means[column]) / self.stds[column]
         start = len(self.numeric)
         for column in self.categorical:
             vocab = self.vocab[column]
-            raw = frame[column]
+            raw = self._categories(frame, column)
             missing = raw.isna().to_numpy()
+            unseen_missing = np.zeros(n, dtype=bool)
             if missing.any():
-                if self.missing != "impute":
+                policy = self.categorical_policy
+                if policy == "impute":
+                    raw = raw.where(~missing, vocab[int(np.argmax(self.frequencies[column]))])
+                elif policy == "category":
+                    raw = raw.where(~missing, MISSING_TOKEN)
+                    unseen_missing = missing if MISSING_TOKEN not in vocab else unseen_missing
+                else:
                     raise DataError(
-                        f"column '{column}' has {int(missing.sum())} missing values: fill or drop them, or fit with missing='impute'"
+                        f"column '{column}' has {int(missing.sum())} missing values "
+                        f"(first at row {int(np.flatnonzero(missing)[0])}): {self._missing_fix(policy)}"
                     )
-                mode = vocab[int(np.argmax(self.frequencies[column]))]
-                raw = raw.where(~raw.isna(), mode)
-            codes = pd.Categorical(raw.astype(str), categories=vocab).codes
+            codes = pd.Index(vocab, dtype=object).get_indexer(raw.to_numpy(dtype=object))
             unknown = codes < 0
-            if unknown.any() and self.unknown_category == "error":
-                examples = sorted(set(raw.astype(str)[unknown].tolist()))[:3]
+            if (unknown & ~unseen_missing).any() and self.unknown_category == "error":
+                examples = sorted(set(raw[unknown & ~unseen_missing].tolist()))[:3]
                 raise DataError(f"column '{column}' has categories never seen in training: {examples}")
             rows = np.flatnonzero(~unknown)
             out[rows, start + codes[rows]] = 1.0
             start += len(vocab)
         return out
 
+    def rows_with_missing(self, frame: pd.DataFrame) -> np.ndarray:
+        """Boolean mask of the rows that hold a missing value in a column whose policy is ``drop``.
+
+        Those rows were dropped before training; drop them (or fill them) before ``transform``.
+        """
+        self._check_columns(frame)
+        mask = np.zeros(len(frame), dtype=bool)
+        if self.numeric_policy == "drop":
+            for column in self.numeric:
+                mask |= ~np.isfinite(self._numeric_values(frame, column))
+        if self.categorical_policy == "drop":
+            for column in self.categorical:
+                mask |= self._categories(frame, column).isna().to_numpy()
+        return mask
+
+    def _categories(self, frame: pd.DataFrame, column: str) -> pd.Series:
+        values = category_strings(frame[column], self.na_values)
+        mapping = self.recode.get(column)
+        if mapping:
+            values = values.map(lambda v: mapping.get(v, v) if isinstance(v, str) else v)
+            values = values.where(values.notna(), np.nan)
+        return values
+
+    @staticmethod
+    def _missing_fix(policy: str) -> str:
+        if policy == "drop":
+            return "rows with missing values were dropped in training (policy drop): drop or fill these rows before encoding"
+        return "fill or drop them, or set the missing-value policy to impute (data.missing_numeric / data.missing_categorical)"
+
     def _check_columns(self, frame: pd.DataFrame) -> None:
         missing = [c for c in self.input_columns if c not in frame.columns]
         if missing:
             raise DataError(f"input is missing column(s) {missing}: the encoder needs {self.input_columns}")
 
-    @staticmethod
-    def _numeric_values(frame: pd.DataFrame, column: str) -> np.ndarray:
+    def _numeric_values(self, frame: pd.DataFrame, column: str) -> np.ndarray:
+        values = frame[column]
+        if not pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_bool_dtype(values.dtype):
+            values = values.map(lambda v: v.strip() if isinstance(v, str) else v)
+            values = values.where(~values.isin(["", *self.na_values]), np.nan)
         try:
-            return pd.to_numeric(frame[column], errors="raise").to_numpy(dtype=np.float64)
+            return pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
         except (ValueError, TypeError) as exc:
             raise DataError(f"numeric column '{column}' holds non-numeric values ({exc}): fix the file or declare it categorical") from exc
 
@@ -157,6 +296,11 @@ class TabularPreprocessor:
             "feature_names": self.feature_names,
             "unknown_category": self.unknown_category,
             "missing": self.missing,
+            "missing_numeric": self.missing_numeric,
+            "missing_categorical": self.missing_categorical,
+            "missing_token": MISSING_TOKEN,
+            "na_values": list(self.na_values),
+            "recode": {c: dict(m) for c, m in self.recode.items()},
         }
 
     @classmethod
@@ -176,6 +320,11 @@ class TabularPreprocessor:
                 stds={c: float(v["std"]) for c, v in numeric.items()},
                 vocab={c: [str(x) for x in v["categories"]] for c, v in categorical.items()},
                 frequencies={c: [float(x) for x in v["frequencies"]] for c, v in categorical.items()},
+                missing_numeric=spec.get("missing_numeric"),
+                missing_categorical=spec.get("missing_categorical"),
+                na_values=[str(x) for x in spec.get("na_values") or []],
+                recode={str(c): {str(k): (None if v is None else str(v)) for k, v in m.items()}
+                        for c, m in (spec.get("recode") or {}).items()},
             )
-        except (KeyError, TypeError, AttributeError) as exc:
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
             raise DataError(f"preprocess spec is malformed (missing or wrong field {exc}): re-export the encoder") from exc

@@ -50,6 +50,13 @@ BUILTINS: dict[str, tuple[str, tuple[str, ...], str]] = {
         ("sex", "race"),
         "UCI Adult census income, official split (30,162 / 15,060 rows), y = income > 50K",
     ),
+    "synthetic": ("privib.data.synthetic:load_synthetic", ("s",), "generated table with a known s-x-y dependence (data.options), for calibration"),
+    "tabular": (
+        "privib.data.tabular:load_tabular",
+        (),
+        "your own table: CSV / TSV / Parquet / JSON-lines file or Hugging Face dataset "
+        "(configs/tabular.yaml; --data.path, --data.target, --data.sensitive)",
+    ),
 }
 
 

@@ -99,7 +99,10 @@ def build_estimator(spec: EstimatorSpec, random_state: int | None = None) -> tup
     """
     label = _label(spec)
     if not isinstance(spec, Mapping):
-        raise ConfigError(f"estimator spec {label} must be a mapping with a 'class_path' key, e.g. {{'class_path': '{_EXAMPLE}'}}")
+        raise ConfigError(
+            f"estimator spec {label} must be a mapping with a 'class_path' key, "
+            f"e.g. {{'class_path': '{_EXAMPLE}'}}"
+        )
     unknown = set(spec) - _SPEC_KEYS
     if unknown:
         raise ConfigError(
@@ -115,9 +118,15 @@ def build_estimator(spec: EstimatorSpec, random_state: int | None = None) -> tup
     try:
         estimator = cls(**{k: _instantiate_nested(v, label) for k, v in init_args.items()})
     except TypeError as exc:
-        raise ConfigError(f"estimator spec {label}: {class_path} rejected init_args ({exc}); check the argument names") from exc
+        raise ConfigError(
+            f"estimator spec {label}: {class_path} rejected init_args ({exc}); check the argument names"
+        ) from exc
     if not isinstance(estimator, BaseEstimator):
-        raise ConfigError(f"estimator spec {label}: {class_path} is not a scikit-learn estimator; use a classifier such as {_EXAMPLE}")
+        raise ConfigError(
+            f"estimator spec {label}: {class_path} is not a scikit-learn estimator; "
+            f"use a classifier such as {_EXAMPLE}"
+        )
+    _validate_params(estimator, label)
     if spec.get("standardize", False):
         estimator = Pipeline([("scale", StandardScaler()), ("clf", estimator)])
     if not _is_proba_classifier(estimator):
@@ -125,11 +134,7 @@ def build_estimator(spec: EstimatorSpec, random_state: int | None = None) -> tup
             f"estimator spec {label}: {class_path} is not a classifier with predict_proba; "
             f"use a probabilistic classifier such as {_EXAMPLE}"
         )
-    if random_state is not None:
-        unset = {k: random_state for k, v in estimator.get_params().items()
-                 if (k == "random_state" or k.endswith("__random_state")) and v is None}
-        if unset:
-            estimator.set_params(**unset)
+    _fill_random_state(estimator, random_state)
     name = spec.get("name") or _snake(class_path.rsplit(".", 1)[-1])
     if not isinstance(name, str) or "/" in name or not name.strip():
         raise ConfigError(f"estimator spec {label}: name {name!r} must be a non-empty string without '/'")
@@ -155,15 +160,20 @@ def resolve_estimators(
     estimators: Sequence[EstimatorSpec] | Mapping[str, BaseEstimator],
     random_state: int | None = None,
 ) -> dict[str, BaseEstimator]:
-    """Fresh unfitted ``{name: estimator}`` from specs or from a mapping of estimators (cloned)."""
+    """Fresh unfitted ``{name: estimator}`` from specs or from a mapping of estimators (cloned).
+
+    In both cases ``random_state`` parameters left at None are set to ``random_state``.
+    """
     if isinstance(estimators, Mapping):
         if not estimators:
             raise ConfigError("estimator mapping is empty")
         out = {}
         for name, est in estimators.items():
             if not _is_proba_classifier(est):
-                raise ConfigError(f"estimator '{name}' is not a classifier with predict_proba; use one such as {_EXAMPLE}")
-            out[str(name)] = clone(est)
+                raise ConfigError(
+                    f"estimator '{name}' is not a classifier with predict_proba; use one such as {_EXAMPLE}"
+                )
+            out[str(name)] = _fill_random_state(clone(est), random_state)
         return out
     return build_estimators(estimators, random_state)
 
@@ -216,6 +226,30 @@ def as_feature_matrix(z: ArrayLike, what: str) -> NDArray:
 # --- internals ----------------------------------------------------------------------
 
 
+def _fill_random_state(estimator: BaseEstimator, random_state: int | None) -> BaseEstimator:
+    """Set every ``random_state`` parameter left at None (also nested ones) to ``random_state``."""
+    if random_state is not None:
+        unset = {k: random_state for k, v in estimator.get_params().items()
+                 if (k == "random_state" or k.endswith("__random_state")) and v is None}
+        if unset:
+            estimator.set_params(**unset)
+    return estimator
+
+
+def _validate_params(estimator: BaseEstimator, label: str) -> None:
+    """Check init_args values now (scikit-learn otherwise checks them only at fit time)."""
+    parts = [estimator] + [v for v in estimator.get_params(deep=True).values() if isinstance(v, BaseEstimator)]
+    for part in parts:
+        check = getattr(part, "_validate_params", None)
+        if check is None:
+            continue
+        try:
+            check()
+        except (ValueError, TypeError) as exc:
+            msg = str(exc).replace("\n", " ")
+            raise ConfigError(f"estimator spec {label}: invalid init_args ({msg})") from exc
+
+
 def _is_proba_classifier(est: Any) -> bool:
     if not isinstance(est, BaseEstimator):
         return False
@@ -247,7 +281,9 @@ def _import_class(class_path: str, label: str) -> type:
             f"give the full dotted path of an installed classifier, e.g. '{_EXAMPLE}'"
         ) from exc
     if not isinstance(obj, type):
-        raise ConfigError(f"estimator spec {label}: '{class_path}' is not a class; give a classifier class such as '{_EXAMPLE}'")
+        raise ConfigError(
+            f"estimator spec {label}: '{class_path}' is not a class; give a classifier class such as '{_EXAMPLE}'"
+        )
     return obj
 
 
@@ -262,7 +298,9 @@ def _instantiate_nested(value: Any, label: str) -> Any:
         try:
             return cls(**{k: _instantiate_nested(v, label) for k, v in args.items()})
         except TypeError as exc:
-            raise ConfigError(f"estimator spec {label}: {value['class_path']} rejected init_args ({exc})") from exc
+            raise ConfigError(
+                f"estimator spec {label}: {value['class_path']} rejected init_args ({exc})"
+            ) from exc
     if isinstance(value, list):
         return [_instantiate_nested(v, label) for v in value]
     if isinstance(value, tuple):

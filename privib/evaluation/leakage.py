@@ -73,11 +73,15 @@ def attack(
     if ztr.shape[1] != zte.shape[1]:
         raise ValueError(f"z_train has {ztr.shape[1]} columns, z_test has {zte.shape[1]}")
     if np.unique(str_).size < 2:
-        raise DataError("the sensitive attribute takes a single value in the training split; leakage is undefined")
+        raise DataError(
+            "the sensitive attribute takes a single value in the training split; leakage is undefined"
+        )
     estimators = resolve_estimators(
         default_attackers(random_state) if attackers is None else attackers, random_state
     )
-    fitted_probas = fit_predict_proba(estimators, ztr, str_, zte, n_jobs=n_jobs, threads_per_job=threads_per_job)
+    fitted_probas = fit_predict_proba(
+        estimators, ztr, str_, zte, n_jobs=n_jobs, threads_per_job=threads_per_job
+    )
 
     out: dict[str, float] = {}
     fitted: dict[str, BaseEstimator] = {}

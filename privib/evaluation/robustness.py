@@ -140,7 +140,7 @@ def validate_levels(family: str, levels: Sequence[float]) -> list[float]:
     """
     if family not in FAMILIES:
         raise ConfigError(f"unknown robustness family '{family}'; choose from {list(FAMILIES)}")
-    if isinstance(levels, (str, bytes)) or not isinstance(levels, Sequence) and not isinstance(levels, np.ndarray):
+    if isinstance(levels, (str, bytes)) or not isinstance(levels, (Sequence, np.ndarray)):
         raise ConfigError(f"robustness levels for '{family}' must be a list of numbers, got {levels!r}")
     out = []
     for lv in levels:
@@ -169,7 +169,7 @@ def gaussian_noise(
 def categorical_corruption(
     x: ArrayLike, level: float, layout: LayoutLike, random_state: int | np.random.Generator | None = 0
 ) -> NDArray:
-    """With probability ``level`` per row and categorical feature, redraw its category from the training marginal."""
+    """With probability ``level`` per row and categorical feature, redraw it from the training marginal."""
     _check_level("corruption", level)
     lay, out, rng = FeatureLayout.from_dict(layout), _copy(x, layout), np.random.default_rng(random_state)
     n = out.shape[0]
@@ -188,7 +188,7 @@ def categorical_corruption(
 def masking(
     x: ArrayLike, level: float, layout: LayoutLike, random_state: int | np.random.Generator | None = 0
 ) -> NDArray:
-    """With probability ``level`` per row and feature, set it to its training mean (numeric) or most frequent category."""
+    """With probability ``level`` per row and feature, set it to its training mean / most frequent category."""
     _check_level("masking", level)
     lay, out, rng = FeatureLayout.from_dict(layout), _copy(x, layout), np.random.default_rng(random_state)
     n = out.shape[0]
@@ -222,7 +222,9 @@ def fgsm(
     z = mean + scale * noise. Modules run in eval mode (their modes are restored after).
     """
     _check_level("fgsm", eps)
-    return _gradient_attack(x, y, encoder, task_head, eps, layout, 1, eps, False, k_samples, random_state, batch_size)
+    return _gradient_attack(
+        x, y, encoder, task_head, eps, layout, 1, eps, False, k_samples, random_state, batch_size
+    )
 
 
 def pgd(
@@ -252,7 +254,9 @@ def pgd(
     size = 2.5 * eps / steps if step_size is None else float(step_size)
     if not math.isfinite(size) or size < 0:
         raise ConfigError(f"pgd step_size must be finite and >= 0, got {step_size}")
-    return _gradient_attack(x, y, encoder, task_head, eps, layout, steps, size, random_start, k_samples, random_state, batch_size)
+    return _gradient_attack(
+        x, y, encoder, task_head, eps, layout, steps, size, random_start, k_samples, random_state, batch_size
+    )
 
 
 def perturb(
@@ -421,7 +425,9 @@ def _gradient_attack(
 ) -> torch.Tensor:
     lay = FeatureLayout.from_dict(layout)
     if x.ndim != 2 or x.shape[1] < lay.n_columns or y.shape[0] != x.shape[0]:
-        raise ValueError(f"x {tuple(x.shape)} / y {tuple(y.shape)} do not fit a layout of {lay.n_columns} columns")
+        raise ValueError(
+            f"x {tuple(x.shape)} / y {tuple(y.shape)} do not fit a layout of {lay.n_columns} columns"
+        )
     if k_samples < 1:
         raise ConfigError(f"k_samples must be >= 1, got {k_samples}")
     x = x.detach()

@@ -48,7 +48,8 @@ def probe(
         default_probes(random_state) if probes is None else probes, random_state
     )
     out: dict[str, float] = {}
-    for name, (est, proba) in fit_predict_proba(estimators, ztr, ytr, zte, n_jobs=n_jobs, threads_per_job=threads_per_job).items():
+    fitted = fit_predict_proba(estimators, ztr, ytr, zte, n_jobs=n_jobs, threads_per_job=threads_per_job)
+    for name, (est, proba) in fitted.items():
         out[f"{name}/acc"] = metrics.accuracy(yte, metrics.predict_from_proba(proba, est.classes_))
     out["acc_max"] = max(out.values())
     return out

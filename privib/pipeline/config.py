@@ -2,7 +2,7 @@
 
 Sections: ``seed_everything``, ``name``, ``runs_dir``, ``pipeline``, ``data`` (the
 datamodule's arguments), ``model`` (the LightningModule's), ``trainer`` (Lightning's
-Trainer), ``checkpoint`` and ``wandb``. Every option is also a dotted flag.
+Trainer), ``checkpoint``, ``wandb`` and ``evaluation``. Every option is also a dotted flag.
 """
 from __future__ import annotations
 
@@ -16,7 +16,10 @@ from privib.errors import ConfigError
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = "configs/adult.yaml"
 DEFAULT_PIPELINE = "pipelines/standard.yaml"
-TRAINER_SKIP = {"logger", "callbacks", "plugins", "default_root_dir", "enable_checkpointing", "profiler"}
+METHODS_DIR = "configs/methods"  # method presets: --method NAME layers METHODS_DIR/NAME.yaml
+# Set by privib itself: the logger and callbacks from the wandb/checkpoint sections, the run folder as root,
+# and no automatic hyper-parameter logging (the full config is pushed to W&B instead).
+TRAINER_SKIP = {"logger", "callbacks", "plugins", "default_root_dir", "enable_checkpointing", "profiler", "enable_autolog_hparams"}
 
 
 def resolve_project_file(path: str | os.PathLike[str]) -> Path:
@@ -34,7 +37,7 @@ def build_run_parser(prog: str = "privib run") -> Any:
     import pytorch_lightning as pl
 
     from privib.data.datamodule import PrivibDataModule
-    from privib.pipeline.options import CheckpointOptions, WandbOptions
+    from privib.pipeline.options import CheckpointOptions, EvaluationOptions, WandbOptions
     from privib.training.module import VIBModule
 
     parser = ArgumentParser(
@@ -46,6 +49,15 @@ def build_run_parser(prog: str = "privib run") -> Any:
     parser.add_argument("--seed_everything", type=int, default=0, help="Seed of every random generator.")
     parser.add_argument("--name", type=str, default="adult", help="Run name, the first part of the run folder's name.")
     parser.add_argument("--runs_dir", type=str, default="runs", help="Folder in which run folders are created.")
+    parser.add_argument(
+        "--resume", type=str, default=None,
+        help="Continue the run in this run folder from its last checkpoint, with its saved config (no other options).",
+    )
+    parser.add_argument(
+        "--method", type=str | None, default=None,
+        help=f"Method preset, a config file from {METHODS_DIR}/ layered after --config and before the other flags: "
+        f"{', '.join(list_methods()) or 'none found'}. In a config file, 'method' is only a label.",
+    )
     parser.add_argument("--pipeline", type=str, default=DEFAULT_PIPELINE, help="Pipeline spec listing the stages to run.")
     parser.add_argument(
         "--threads", type=int, default=1,
@@ -57,6 +69,7 @@ def build_run_parser(prog: str = "privib run") -> Any:
     parser.add_class_arguments(pl.Trainer, "trainer", skip=TRAINER_SKIP)
     parser.add_class_arguments(CheckpointOptions, "checkpoint")
     parser.add_class_arguments(WandbOptions, "wandb")
+    parser.add_class_arguments(EvaluationOptions, "evaluation")
     return parser
 
 
@@ -72,16 +85,116 @@ def parse_run_config(argv: list[str]) -> tuple[Any, dict[str, Any]]:
     """Parse ``privib run`` arguments; returns the parser and the resolved config as plain dict."""
     from argparse import ArgumentError
 
+    argv = _resolve_config_paths(apply_method_preset(with_default_config(argv)))
+    for path in _config_paths(argv):
+        check_yaml_file(path)
     parser = build_run_parser()
     try:
-        namespace = parser.parse_args(with_default_config(argv))
+        namespace = parser.parse_args(argv)
     except ArgumentError as exc:
         raise ConfigError(one_line(str(exc))) from exc
     except (OSError, ValueError) as exc:
         raise ConfigError(one_line(str(exc))) from exc
     config = namespace.clone()
     config.pop("config", None)
+    config.pop("resume", None)
     return parser, config.as_dict()
+
+
+def split_resume(argv: list[str]) -> tuple[str | None, list[str]]:
+    """Take ``--resume FOLDER`` (or ``--resume=FOLDER``) out of ``argv``."""
+    rest: list[str] = []
+    resume = None
+    items = iter(argv)
+    for arg in items:
+        if arg == "--resume":
+            resume = next(items, None)
+            if resume is None:
+                raise ConfigError("--resume needs a run folder: privib run --resume runs/<run>")
+        elif arg.startswith("--resume="):
+            resume = arg.split("=", 1)[1]
+        else:
+            rest.append(arg)
+    return resume, rest
+
+
+def list_methods() -> list[str]:
+    """Names of the method presets: ``configs/methods/*.yaml`` in the checkout (and the working directory)."""
+    folders = {PROJECT_ROOT / METHODS_DIR, Path(METHODS_DIR)}
+    return sorted({file.stem for folder in folders if folder.is_dir() for file in folder.glob("*.yaml")})
+
+
+def method_preset_path(name: str) -> Path:
+    """The preset file of method ``name``, or a ConfigError listing the presets."""
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
+        raise ConfigError(f"unknown method '{name}': use one of {', '.join(list_methods())}")
+    path = resolve_project_file(f"{METHODS_DIR}/{name}.yaml")
+    if not path.is_file():
+        raise ConfigError(f"unknown method '{name}': use one of {', '.join(list_methods())}")
+    return path
+
+
+def apply_method_preset(argv: list[str]) -> list[str]:
+    """With ``--method NAME``: the ``--config`` files, then the preset ``configs/methods/NAME.yaml``, then every other flag.
+
+    The flag itself stays, so the resolved config records ``method: NAME``. Without it, ``argv`` is unchanged.
+    """
+    names = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--method"]
+    names += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--method=")]
+    if argv and argv[-1] == "--method":
+        raise ConfigError(f"--method needs a name: use one of {', '.join(list_methods())}")
+    if not names:
+        return argv
+    if len(set(names)) > 1:
+        raise ConfigError(f"--method given more than once ({', '.join(names)}): pass one method")
+    preset = method_preset_path(names[0])
+    configs: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--config" and i + 1 < len(argv):
+            configs += argv[i : i + 2]
+            i += 2
+            continue
+        (configs if argv[i].startswith("--config=") else rest).append(argv[i])
+        i += 1
+    return [*configs, "--config", str(preset), *rest]
+
+
+def _resolve_config_paths(argv: list[str]) -> list[str]:
+    """Let ``--config configs/x.yaml`` find the shipped file from any working directory."""
+    resolved = list(argv)
+    for i, arg in enumerate(argv):
+        if arg == "--config" and i + 1 < len(argv):
+            resolved[i + 1] = str(resolve_project_file(argv[i + 1]))
+        elif arg.startswith("--config="):
+            resolved[i] = "--config=" + str(resolve_project_file(arg.split("=", 1)[1]))
+    return resolved
+
+
+def _config_paths(argv: list[str]) -> list[str]:
+    paths = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--config"]
+    return paths + [arg.split("=", 1)[1] for arg in argv if arg.startswith("--config=")]
+
+
+def check_yaml_file(path: str) -> None:
+    """Raise a ConfigError naming ``path`` when it is missing or not a YAML mapping."""
+    import yaml
+
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise ConfigError(f"config file {path} not found: pass --config with an existing YAML file")
+    try:
+        content = yaml.safe_load(file.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"config file {path} is not valid YAML{where} ({problem}): fix the file") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"config file {path} is not UTF-8 text: pass a YAML file") from exc
+    if content is not None and not isinstance(content, dict):
+        raise ConfigError(f"config file {path} must hold a mapping of sections (data:, model:, trainer: ...)")
 
 
 def one_line(message: str) -> str:

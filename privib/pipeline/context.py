@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from privib.pipeline.runs import RunFolder
@@ -15,6 +16,8 @@ class NonZeroRankDone(Exception):
 class RunContext:
     """Inputs of a stage. Stages communicate only through the run folder's files.
 
+    ``resume_checkpoint`` is the checkpoint the fit stage continues from (``--resume``);
+    ``warnings`` collects what stages want recorded in status.json and W&B.
     ``datamodule`` is rebuilt from the config on first use (and shared, since every stage
     derives the same data from the same config); ``module`` is the freshly built, untrained
     module handed to the fit stage; ``logger`` is the W&B logger of this run, if any.
@@ -24,6 +27,8 @@ class RunContext:
     config: dict[str, Any]
     logger: Any | None = None
     module: Any | None = None
+    resume_checkpoint: Path | None = None
+    warnings: list[str] = field(default_factory=list)
     _datamodule: Any | None = field(default=None, repr=False)
 
     def datamodule(self) -> Any:

@@ -15,6 +15,7 @@ from privib.io import read_json, write_json_atomic, write_yaml_atomic
 RUN_DIR_ENV = "PRIVIB_RUN_DIR"
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 STATES = ("running", "finished", "failed")
+FAILURE_FIELDS = ("reason", "epoch", "step")
 
 
 def create_run_folder(runs_dir: str | os.PathLike[str], name: str) -> Path:
@@ -83,7 +84,8 @@ class RunFolder:
             raise ValueError(f"unknown run state {state}")
         status = {**self.status(), **details, "state": state, "updated": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
         if state != "failed":
-            status.pop("reason", None)
+            for key in FAILURE_FIELDS:
+                status.pop(key, None)
         write_json_atomic(self.status_path, status)
 
     def metrics(self) -> dict[str, float]:

@@ -13,7 +13,7 @@ from privib.pipeline.context import NonZeroRankDone, RunContext
 Stage = Callable[[RunContext], dict[str, float]]
 STAGES: dict[str, Stage] = {}
 # Modules that register further stages with @stage; imported when a stage is first looked up.
-STAGE_MODULES: list[str] = []
+STAGE_MODULES: list[str] = ["privib.evaluation.stage", "privib.export.stage"]
 
 
 def stage(name: str) -> Callable[[Stage], Stage]:
@@ -44,38 +44,53 @@ def fit_stage(ctx: RunContext) -> dict[str, float]:
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     from privib.training.callbacks import EpochHistory
+    from privib.training.guards import AdversaryMonitor, NonFiniteGuard, RandomStateCheckpoint
 
     if ctx.module is None:
         raise ConfigError("the fit stage needs a freshly built model: run it through `privib run`")
     options = ctx.config["checkpoint"]
     history = EpochHistory(ctx.folder.path / "history.json")
+    adversary_monitor = AdversaryMonitor()
+    # Everything is checkpointed at the end of the training epoch, after the epoch's figures are
+    # logged and recorded, so a resumed run restarts exactly at an epoch boundary.
     callbacks: list[pl.Callback] = [
+        history,
+        adversary_monitor,
         ModelCheckpoint(
             dirpath=ctx.folder.checkpoints, filename="best", monitor=options["monitor"], mode=options["mode"],
-            save_last=True, auto_insert_metric_name=False, enable_version_counter=False,
+            save_last=True, auto_insert_metric_name=False, enable_version_counter=False, save_on_train_epoch_end=True,
         ),
-        history,
+        NonFiniteGuard(),
+        RandomStateCheckpoint(),
     ]
     if options.get("patience") is not None:
-        callbacks.append(EarlyStopping(monitor=options["monitor"], mode=options["mode"], patience=options["patience"]))
+        callbacks.append(EarlyStopping(
+            monitor=options["monitor"], mode=options["mode"], patience=options["patience"], check_on_train_epoch_end=True
+        ))
+    trainer_options = dict(ctx.config["trainer"])
+    if trainer_options.get("strategy") == "ddp":
+        # Adversary updates backpropagate through the adversaries only; DDP must expect unused parameters.
+        trainer_options["strategy"] = "ddp_find_unused_parameters_true"
     trainer = pl.Trainer(
-        **ctx.config["trainer"], logger=ctx.logger or False, callbacks=callbacks, default_root_dir=ctx.folder.path
+        **trainer_options, logger=ctx.logger or False, callbacks=callbacks, default_root_dir=ctx.folder.path,
+        enable_autolog_hparams=False,
     )
     datamodule = ctx.datamodule()
+    resume = ctx.resume_checkpoint
     started = time.perf_counter()
-    trainer.fit(ctx.module, datamodule=datamodule)
+    trainer.fit(ctx.module, datamodule=datamodule, ckpt_path=str(resume) if resume else None)
     seconds = time.perf_counter() - started
     if trainer.global_rank != 0:
         raise NonZeroRankDone()
+    ctx.warnings.extend(adversary_monitor.warnings)
     epochs = trainer.current_epoch
     scores = [row[options["monitor"]] for row in history.rows if options["monitor"] in row]
     best_index = (int(np.argmin(scores)) if options["mode"] == "min" else int(np.argmax(scores))) if scores else -1
     return {
-        "fit/seconds": seconds,
         "fit/epochs": float(epochs),
         "fit/best_epoch": float(history.rows[best_index]["epoch"]) if scores else float("nan"),
         "fit/best_score": float(scores[best_index]) if scores else float("nan"),
-        "fit/samples_per_s": len(datamodule.splits["train"]) * epochs / seconds if seconds > 0 else float("nan"),
+        "time/fit_samples_per_s": len(datamodule.splits["train"]) * history.epochs_this_process / seconds if seconds > 0 else float("nan"),
     }
 
 

@@ -22,8 +22,10 @@ class EpochHistory(Checkpoint):
     def __init__(self, path: Path) -> None:
         self.path = path
         self.rows: list[dict[str, Any]] = []
+        self.epochs_this_process = 0
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.epochs_this_process += 1
         if trainer.global_rank != 0:
             return
         row: dict[str, Any] = {"epoch": trainer.current_epoch}

@@ -31,22 +31,33 @@ class VIBModule(pl.LightningModule):
     update (``adv_mode="alternating"``). ``deterministic=True`` drops the noise and the KL:
     with ``adv_weight=0`` that is the plain MLP, with ``adv_weight>0`` the adversary-only baseline.
 
-    Parameters
-    ----------
-    data_spec: the datamodule's ``DataSpec.to_dict()`` (input width, classes, label priors).
-    z_dim: width of the representation z.
-    encoder_widths, head_widths, adversary_widths: hidden layer widths of each MLP.
-    activation: hidden activation (relu, gelu, elu, tanh, silu, leaky_relu).
-    deterministic: encoder outputs z = mean, no noise and no KL term.
-    beta: weight of the KL rate term (>= 0).
-    adv_weight: lambda, weight of the adversarial term in the encoder loss (>= 0).
-    adv_mode: ``alternating`` updates or gradient reversal (``grl``).
-    adv_steps: adversary updates per encoder update in alternating mode.
-    adv_input: the adversary attacks the ``mean`` of q(z|x) or a ``sample`` of z.
-    lr, adv_lr: Adam learning rates of encoder + task head, and of the adversaries.
-    weight_decay: Adam weight decay of encoder + task head.
-    eval_samples: draws of z averaged for validation predictions (0: use the mean).
-    grad_clip: clip the encoder's gradient norm to this value (None: no clipping).
+    Args:
+        data_spec: the datamodule's ``DataSpec.to_dict()`` (input width, classes, label priors).
+        z_dim: width of the representation z.
+        encoder_widths: hidden layer widths of the encoder MLP.
+        head_widths: hidden layer widths of the task head (empty: linear head).
+        adversary_widths: hidden layer widths of each adversary.
+        activation: hidden activation (relu, gelu, elu, tanh, silu, leaky_relu).
+        deterministic: encoder outputs z = mean, no noise and no KL term.
+        beta: weight of the KL rate term (>= 0).
+        adv_weight: lambda, weight of the adversarial term in the encoder loss (>= 0).
+        adv_mode: ``alternating`` updates or gradient reversal (``grl``).
+        adv_steps: adversary updates per encoder update in alternating mode.
+        adv_input: the adversary attacks the ``mean`` of q(z|x) or a ``sample`` of z.
+        lr: Adam learning rate of the encoder and task head.
+        adv_lr: Adam learning rate of the adversaries.
+        weight_decay: Adam weight decay of encoder + task head.
+        eval_samples: draws of z averaged for validation predictions (0: use the mean).
+        grad_clip: clip the encoder's gradient norm to this value (None: no clipping).
+        recon_weight: weight of the ``cvib`` term (Moyer et al. 2018 style), 0 to turn it off: a decoder
+            p(x | z, s) conditioned on the sensitive attributes reconstructs the preprocessed features and the
+            encoder loss adds ``recon_weight * (NLL(x | z, s) + mean_j KL(q(z|x) || q(z|x_j)))`` over the batch,
+            an upper bound on I(z; s) up to a constant (see :mod:`privib.models.decoder`). Needs a stochastic encoder.
+        decoder_widths: hidden layer widths of that decoder.
+        dep_penalty: a non-adversarial dependence penalty between the adversary's input (``adv_input``) and
+            each sensitive attribute: ``none``, ``mmd`` (group-vs-pool MMD^2) or ``hsic`` (normalized HSIC),
+            both with median-bandwidth RBF kernels (see :mod:`privib.models.dependence`).
+        dep_weight: weight of that penalty in the encoder loss.
     """
 
     def __init__(
@@ -68,6 +79,10 @@ class VIBModule(pl.LightningModule):
         weight_decay: float = 0.0,
         eval_samples: int = 16,
         grad_clip: float | None = None,
+        recon_weight: float = 0.0,
+        decoder_widths: list[int] = [128, 128],
+        dep_penalty: Literal["none", "mmd", "hsic"] = "none",
+        dep_weight: float = 0.0,
     ) -> None:
         super().__init__()
         _check_non_negative(beta=beta, adv_weight=adv_weight, weight_decay=weight_decay)
@@ -76,6 +91,9 @@ class VIBModule(pl.LightningModule):
             raise ConfigError(f"model.adv_mode must be 'alternating' or 'grl', got '{adv_mode}'")
         if adv_input not in ("mean", "sample"):
             raise ConfigError(f"model.adv_input must be 'mean' or 'sample', got '{adv_input}'")
+        if dep_penalty not in ("none", "mmd", "hsic"):
+            raise ConfigError(f"model.dep_penalty must be none, mmd or hsic, got '{dep_penalty}'")
+        _check_non_negative(dep_weight=dep_weight)
         if eval_samples < 0:
             raise ConfigError(f"model.eval_samples must be >= 0, got {eval_samples}")
         self.save_hyperparameters()
@@ -92,6 +110,7 @@ class VIBModule(pl.LightningModule):
             activation=activation,
             deterministic=deterministic,
         )
+        self.decoder = self._make_decoder(data_spec) if recon_weight else None
         self.h_target_bits = entropy_bits(data_spec["target_prior"])
         self.h_sensitive_bits = [entropy_bits(data_spec["sensitive_priors"][a]) for a in self.sensitive]
         self._sums: dict[str, dict[str, torch.Tensor]] = {}
@@ -117,6 +136,7 @@ class VIBModule(pl.LightningModule):
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         encoder_params = [*self.model.encoder.parameters(), *self.model.task_head.parameters()]
+        encoder_params += list(self.decoder.parameters()) if self.decoder is not None else []
         adversary_params = list(self.model.adversaries.parameters())
         hp = self.hparams
         if hp.adv_mode == "grl":
@@ -129,7 +149,7 @@ class VIBModule(pl.LightningModule):
             torch.optim.Adam(adversary_params, lr=hp.adv_lr),
         ]
 
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
+    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
         x, y, s = batch
         hp = self.hparams
         optimizers = self.optimizers()
@@ -147,6 +167,7 @@ class VIBModule(pl.LightningModule):
         else:
             adv = self._adversary_ces(z_adv, s)
             loss = task_ce + hp.beta * kl_mean - hp.adv_weight * sum(ce for ce, _ in adv)
+        loss = loss + self._recon_term("train", x, s, z, mean, scale) + self._dependence_term("train", z_adv, s)
         encoder_opt = optimizers[0]
         encoder_opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
@@ -154,6 +175,7 @@ class VIBModule(pl.LightningModule):
             self.clip_gradients(encoder_opt, gradient_clip_val=hp.grad_clip, gradient_clip_algorithm="norm")
         encoder_opt.step()
         self._accumulate("train", y.shape[0], task_ce, (logits.argmax(-1) == y).sum(), kl_mean, adv, loss)
+        return loss.detach()
 
     def _adversary_updates(self, x: torch.Tensor, s: torch.Tensor, optimizer: torch.optim.Optimizer) -> None:
         """``adv_steps`` updates of the adversaries on a frozen representation of this batch."""
@@ -165,6 +187,51 @@ class VIBModule(pl.LightningModule):
             optimizer.zero_grad(set_to_none=True)
             self.manual_backward(loss)
             optimizer.step()
+
+    # ----------------------------------------------------------------- cvib: conditional reconstruction
+    def _make_decoder(self, data_spec: dict[str, Any]) -> torch.nn.Module:
+        from privib.models.decoder import ConditionalDecoder, feature_groups
+
+        hp = self.hparams
+        _check_non_negative(recon_weight=hp.recon_weight)
+        if hp.deterministic:
+            raise ConfigError("model.recon_weight > 0 (cvib) needs a stochastic encoder: set model.deterministic false "
+                              "(the KL(q(z|x) || q(z)) term is infinite for a deterministic one)")
+        self._feature_groups = feature_groups(data_spec["feature_names"])
+        return ConditionalDecoder(hp.z_dim, [len(data_spec["sensitive_classes"][a]) for a in self.sensitive],
+                                  int(data_spec["input_dim"]), hp.decoder_widths, hp.activation)
+
+    def _recon_term(self, split: str, x: torch.Tensor, s: torch.Tensor, z: torch.Tensor | None, mean: torch.Tensor,
+                    scale: torch.Tensor) -> torch.Tensor | float:
+        """``recon_weight * (NLL(x | z, s) + pairwise KL)`` as batch means (z: a sample, drawn here when None).
+
+        Both parts are also summed for the epoch figures ``<split>/recon_nll`` and ``<split>/pairwise_kl``.
+        """
+        if self.decoder is None:
+            return 0.0
+        from privib.models.decoder import pairwise_gaussian_kl, reconstruction_nll
+
+        z = reparameterize(mean, scale) if z is None else z
+        nll = reconstruction_nll(self.decoder(z, s), x, self._feature_groups).mean()
+        pairwise = pairwise_gaussian_kl(mean, scale).mean()
+        sums = self._sums.setdefault(split, {})
+        for key, value in (("recon_nll", nll), ("pairwise_kl", pairwise)):
+            sums[key] = sums.get(key, 0.0) + value.detach() * x.shape[0]
+        return self.hparams.recon_weight * (nll + pairwise)
+
+    def _dependence_term(self, split: str, z_adv: torch.Tensor, s: torch.Tensor) -> torch.Tensor | float:
+        """``dep_weight`` times the dependence penalty summed over attributes; also summed as ``<split>/dep``."""
+        hp = self.hparams
+        if hp.dep_penalty == "none" or hp.dep_weight == 0:
+            return 0.0
+        from privib.models.dependence import PENALTIES
+
+        penalty = PENALTIES[hp.dep_penalty]
+        value = sum(penalty(z_adv, s[:, i], len(self.hparams.data_spec["sensitive_classes"][a]))
+                    for i, a in enumerate(self.sensitive))
+        sums = self._sums.setdefault(split, {})
+        sums["dep"] = sums.get("dep", 0.0) + value.detach() * z_adv.shape[0]
+        return hp.dep_weight * value
 
     # ----------------------------------------------------------------- evaluation
     def validation_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> None:
@@ -183,6 +250,7 @@ class VIBModule(pl.LightningModule):
         adv = self._adversary_ces(z_adv, s)
         kl_mean = kl.mean()
         loss = task_ce + hp.beta * kl_mean - hp.adv_weight * sum(ce for ce, _ in adv)
+        loss = loss + self._recon_term(split, x, s, None, mean, scale) + self._dependence_term(split, z_adv, s)
         self._accumulate(split, y.shape[0], task_ce, (probs.argmax(-1) == y).sum(), kl_mean, adv, loss)
 
     # ----------------------------------------------------------------- logging
@@ -223,9 +291,11 @@ class VIBModule(pl.LightningModule):
             metrics[f"{split}/adv/{attribute}/ce"] = ce
             metrics[f"{split}/adv/{attribute}/acc"] = total[f"adv_correct/{i}"] / n
             metrics[f"{split}/info/izs_lb_bits/{attribute}"] = max(0.0, self.h_sensitive_bits[i] - ce / LN2)
+        metrics.update({f"{split}/{k}": total[k] / n for k in ("recon_nll", "pairwise_kl", "dep") if k in total})
         shown = {k: metrics.pop(k) for k in (f"{split}/task_acc", f"{split}/loss")}
-        self.log_dict(shown, prog_bar=True)
-        self.log_dict(metrics)
+        distributed = self.trainer.world_size > 1
+        self.log_dict(shown, prog_bar=True, sync_dist=distributed)
+        self.log_dict(metrics, sync_dist=distributed)
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")

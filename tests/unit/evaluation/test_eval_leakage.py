@@ -75,7 +75,8 @@ def test_fitted_attackers_rescore_without_refitting(xor: AttackResult) -> None:
 def test_multiclass_attribute_and_custom_spec_list() -> None:
     rng = np.random.default_rng(2)
     s = rng.choice(["a", "b", "c"], size=1200, p=[0.6, 0.3, 0.1])
-    z = rng.normal(size=(1200, 3)) + np.array([[0, 0, 0], [1.5, 0, 0], [0, 1.5, 0]])[np.searchsorted(["a", "b", "c"], s)]
+    centers = np.array([[0, 0, 0], [1.5, 0, 0], [0, 1.5, 0]])
+    z = rng.normal(size=(1200, 3)) + centers[np.searchsorted(["a", "b", "c"], s)]
     specs = [{"name": "lr", "class_path": "sklearn.linear_model.LogisticRegression"},
              {"class_path": "sklearn.tree.DecisionTreeClassifier", "init_args": {"max_depth": 4}}]
     res = attack(z[:600], s[:600], z[600:], s[600:], attackers=specs, n_boot=50)

@@ -81,7 +81,7 @@ def test_gradient_attack_is_seeded_and_restores_module_modes(model) -> None:
     a = R.pgd(xt, yt, enc, head, 0.3, _layout(), steps=3, random_state=5)
     b = R.pgd(xt, yt, enc, head, 0.3, _layout(), steps=3, random_state=5)
     assert torch.equal(a, b)
-    assert enc.training and enc.drop.training and not head.weight.requires_grad is False
+    assert enc.training and enc.drop.training and head.weight.requires_grad
     assert head.weight.grad is None  # parameters are not touched
     enc.eval()
 
@@ -155,7 +155,8 @@ def test_valid_levels_and_direct_calls() -> None:
     with pytest.raises(ConfigError):
         R.gaussian_noise(x, -0.5, _layout())
     with pytest.raises(ConfigError):
-        R.perturb("fgsm", x, -0.1, _layout(), y=np.zeros(10), encoder=GaussianEncoder(0), task_head=nn.Linear(8, 1))
+        R.perturb("fgsm", x, -0.1, _layout(), y=np.zeros(10),
+                  encoder=GaussianEncoder(0), task_head=nn.Linear(8, 1))
 
 
 def test_normalized_area() -> None:

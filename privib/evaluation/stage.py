@@ -1,0 +1,285 @@
+"""The ``evaluate`` stage: task, leakage, fairness, raw reference, robustness and information plane.
+
+A thin wrapper around the pure functions of :mod:`privib.evaluation`: it loads the best
+checkpoint and the run's data, encodes each split once, and hands the arrays over. It
+reads only the run folder (config.yaml, checkpoints/, history.json) and the data the
+config names, so ``privib evaluate RUN`` can re-run it on any trained run.
+
+Which representation is attacked: the unprefixed ``leakage/<attr>/...`` keys attack the
+mean of q(z|x), the representation an exported encoder releases; ``leakage/<attr>/sample/...``
+attack one draw z ~ q(z|x) per row (for a deterministic encoder the two coincide and the
+sample keys copy the mean ones). Robustness leakage rescoring uses the attackers fitted on
+clean train-split means.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import fields
+from typing import Any
+
+import numpy as np
+import torch
+
+from privib.errors import ConfigError
+from privib.pipeline.context import RunContext
+from privib.pipeline.options import EvaluationOptions
+from privib.pipeline.stages import predict_task_proba, stage
+
+__all__ = ["evaluation_options", "check_evaluation_config", "evaluate_stage", "level_key", "EVALUATION_PREFIXES"]
+
+# Metric keys written by the stages that ``privib evaluate`` re-runs (stale ones are dropped).
+EVALUATION_PREFIXES = ("task/test/", "task/val/", "task/probe/", "leakage/", "fairness/", "robustness/", "info/")
+
+
+def evaluation_options(config: dict[str, Any]) -> EvaluationOptions:
+    """The ``evaluation`` section of a resolved config as options (defaults when the section is absent)."""
+    section = config.get("evaluation") or {}
+    if not isinstance(section, dict):
+        raise ConfigError("the 'evaluation' section of the config must be a mapping of options")
+    known = {f.name for f in fields(EvaluationOptions)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"unknown evaluation option(s) {unknown}: use {sorted(known)}")
+    return EvaluationOptions(**section)
+
+
+def check_evaluation_config(config: dict[str, Any]) -> EvaluationOptions:
+    """Validate the evaluation section: attackers and probes instantiate as classifiers, levels are in range.
+
+    Raises ConfigError with one line naming the bad value; called before training, so bad
+    input never costs a training run.
+    """
+    from privib.evaluation.attackers import build_estimators
+    from privib.evaluation.robustness import FAMILIES, validate_levels
+
+    options = evaluation_options(config)
+    for name in ("attackers", "probes"):
+        try:
+            build_estimators(getattr(options, name))
+        except ConfigError as exc:
+            raise ConfigError(f"evaluation.{name}: {exc}") from exc
+    if not isinstance(options.robustness, dict):
+        raise ConfigError(f"evaluation.robustness must map families {list(FAMILIES)} to lists of levels")
+    for family, levels in options.robustness.items():
+        try:
+            validate_levels(family, levels)
+        except ConfigError as exc:
+            raise ConfigError(f"evaluation.robustness: {exc}") from exc
+    for name in ("n_boot", "pgd_steps", "k_samples", "n_jobs"):
+        value = getattr(options, name)
+        if not isinstance(value, int) or value < 1:
+            raise ConfigError(f"evaluation.{name} must be an integer >= 1, got {value!r}")
+    step = options.pgd_step_size
+    if step is not None and not (np.isfinite(step) and step >= 0):
+        raise ConfigError(f"evaluation.pgd_step_size must be null or a finite number >= 0, got {step}")
+    return options
+
+
+def level_key(level: float) -> str:
+    """How a perturbation level appears in metric keys: ``0``, ``0.05``, ``1``."""
+    return f"{float(level):g}"
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.parts: dict[str, float] = {}
+
+    def __call__(self, name: str) -> "_Timer":
+        self._name = name
+        return self
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.parts[self._name] = self.parts.get(self._name, 0.0) + time.perf_counter() - self._start
+
+
+def head_probabilities(module: Any, datamodule: Any, seed: int) -> dict[str, np.ndarray]:
+    """Task-head probabilities on val and test, drawn exactly as the ``test`` stage draws them."""
+    torch.manual_seed(seed)
+    return {
+        split: predict_task_proba(module, datamodule.splits[split].x, module.hparams.eval_samples)
+        for split in ("val", "test")
+    }
+
+
+@stage("evaluate")
+def evaluate_stage(ctx: RunContext) -> dict[str, float]:
+    """Every evaluation figure of the best checkpoint on the test split (see the module docstring)."""
+    from privib.evaluation import metrics as M
+    from privib.evaluation.leakage import attack
+    from privib.evaluation.robustness import encode
+    from privib.evaluation.task_probes import probe
+    from privib.training.checkpoint import load_module
+
+    timer = _Timer()
+    options = check_evaluation_config(ctx.config)
+    seed = int(options.random_state if options.random_state is not None else ctx.config.get("seed_everything") or 0)
+    checkpoint = ctx.best_checkpoint()
+    if not checkpoint.is_file():
+        raise ConfigError(f"run folder {ctx.folder.path} has no checkpoint (checkpoints/best.ckpt or last.ckpt): train it with `privib run`")
+    with timer("load"):
+        module = load_module(checkpoint)
+        datamodule = ctx.datamodule()
+    spec = datamodule.spec
+    train, test = datamodule.splits["train"], datamodule.splits["test"]
+    y_train, y_test = train.y.numpy(), test.y.numpy()
+    out: dict[str, float] = {}
+
+    # Encode each split once; every later step reuses these arrays.
+    with timer("encode"):
+        encoder = module.model.encoder
+        mean_train, scale_train = encode(encoder, train.x)
+        mean_test, scale_test = encode(encoder, test.x)
+        deterministic = bool(module.hparams.deterministic) or (not scale_train.any() and not scale_test.any())
+        rng = np.random.default_rng(seed)
+        sample_train = mean_train + scale_train * rng.standard_normal(mean_train.shape, dtype=np.float32)
+        sample_test = mean_test + scale_test * rng.standard_normal(mean_test.shape, dtype=np.float32)
+
+    # Task head on the test split (probabilities drawn as the test stage does, so task/test/acc agrees).
+    with timer("task"):
+        probs = head_probabilities(module, datamodule, int(ctx.config.get("seed_everything") or 0))
+        test_probs = probs["test"]
+        pred_test = test_probs.argmax(axis=1)
+        out["task/val/acc"] = M.accuracy(datamodule.splits["val"].y.numpy(), probs["val"].argmax(axis=1))
+        out["task/test/acc"] = M.accuracy(y_test, pred_test)
+        out["task/test/bacc"] = M.balanced_accuracy(y_test, pred_test)
+        out["task/test/auc"] = M.auc(y_test, test_probs, np.arange(test_probs.shape[1]))
+        if len(spec.target_classes) == 2:
+            for i, attribute in enumerate(spec.sensitive):
+                gaps = M.fairness_gaps(pred_test, y_test, test.s[:, i].numpy())
+                out.update({f"fairness/{attribute}/{k}": v for k, v in gaps.items()})
+
+    common = {"random_state": seed, "n_jobs": options.n_jobs}
+    with timer("probes"):
+        for k, v in probe(mean_train, y_train, mean_test, y_test, options.probes, **common).items():
+            out[f"task/probe/{k}"] = v
+
+    fitted: dict[str, dict[str, Any]] = {}
+    with timer("leakage"):
+        for i, attribute in enumerate(spec.sensitive):
+            s_train, s_test = train.s[:, i].numpy(), test.s[:, i].numpy()
+            result = attack(mean_train, s_train, mean_test, s_test, options.attackers, n_boot=options.n_boot, **common)
+            fitted[attribute] = result.fitted
+            out.update({f"leakage/{attribute}/{k}": v for k, v in result.metrics.items()})
+            if options.attack_sample:
+                if deterministic:
+                    sampled = result.metrics
+                else:
+                    sampled = attack(sample_train, s_train, sample_test, s_test, options.attackers,
+                                     n_boot=options.n_boot, **common).metrics
+                out.update({f"leakage/{attribute}/sample/{k}": v for k, v in sampled.items()})
+
+    if options.raw_reference:
+        with timer("raw_reference"):
+            x_train, x_test = train.x.numpy(), test.x.numpy()
+            raw_probe = probe(x_train, y_train, x_test, y_test, options.probes, **common)
+            out.update({f"task/probe/raw/{k}": v for k, v in raw_probe.items() if k != "acc_max"})
+            out["task/probe/raw_acc_max"] = raw_probe["acc_max"]
+            for i, attribute in enumerate(spec.sensitive):
+                raw = attack(x_train, train.s[:, i].numpy(), x_test, test.s[:, i].numpy(), options.attackers,
+                             n_boot=options.n_boot, **common).metrics
+                for k, v in raw.items():
+                    if k in ("auc_max", "auc_max_lo", "auc_max_hi", "acc_max", "bacc_max", "mi_bits_lb"):
+                        out[f"leakage/{attribute}/raw_{k}"] = v
+                    elif k.endswith("/auc"):
+                        out[f"leakage/{attribute}/raw/{k}"] = v
+
+    if options.robustness:
+        with timer("robustness"):
+            out.update(_robustness(module, datamodule, options, seed, mean_test, test_probs, fitted, out))
+
+    out.update(_info_plane(ctx, spec.sensitive))
+    # time/* keys go to timings.json (the runner records the stage total as stage/evaluate_s).
+    out.update({f"time/evaluate/{k}_s": v for k, v in timer.parts.items()})
+    return out
+
+
+evaluate_stage.check_config = check_evaluation_config  # type: ignore[attr-defined]  # run before training
+
+
+def _robustness(
+    module: Any,
+    datamodule: Any,
+    options: EvaluationOptions,
+    seed: int,
+    mean_test: np.ndarray,
+    test_probs: np.ndarray,
+    fitted: dict[str, dict[str, Any]],
+    clean: dict[str, float],
+) -> dict[str, float]:
+    """Task accuracy, leakage (clean-fitted attackers) and drift of perturbed test inputs, per family and level."""
+    from privib.evaluation.leakage import fitted_auc_max
+    from privib.evaluation.robustness import FeatureLayout, encode, mean_drift, normalized_area, perturb
+
+    test = datamodule.splits["test"]
+    y_test, s_test = test.y.numpy(), test.s.numpy()
+    attributes = list(datamodule.spec.sensitive)
+    layout = FeatureLayout.from_dict(datamodule.preprocessor.layout())
+    encoder, head = module.model.encoder, module.model.task_head
+    clean_leak = {a: clean[f"leakage/{a}/auc_max"] for a in attributes}
+    out: dict[str, float] = {}
+    for f_index, (family, levels) in enumerate(options.robustness.items()):
+        accs: list[float] = []
+        for l_index, level in enumerate(levels):
+            prefix = f"robustness/{family}/{level_key(level)}"
+            if float(level) == 0.0:  # the clean split: reuse what is already computed
+                acc, leak, drift = float(np.mean(test_probs.argmax(axis=1) == y_test)), clean_leak, 0.0
+            else:
+                rs = seed + 1000 * f_index + l_index
+                x_p = perturb(
+                    family, test.x, float(level), layout, y=test.y, encoder=encoder, task_head=head, random_state=rs,
+                    **({"k_samples": options.k_samples} if family in ("fgsm", "pgd") else {}),
+                    **({"steps": options.pgd_steps, "step_size": options.pgd_step_size} if family == "pgd" else {}),
+                )
+                x_t = torch.from_numpy(x_p)
+                mean_p, _ = encode(encoder, x_t)
+                torch.manual_seed(rs)
+                probs = predict_task_proba(module, x_t, module.hparams.eval_samples)
+                acc = float(np.mean(probs.argmax(axis=1) == y_test))
+                leak = {a: fitted_auc_max(fitted[a], mean_p, s_test[:, i]) for i, a in enumerate(attributes)}
+                drift = mean_drift(mean_test, mean_p)
+            accs.append(acc)
+            out[f"{prefix}/acc"] = acc
+            out[f"{prefix}/leak_auc"] = max(leak.values())
+            if len(attributes) > 1:
+                out.update({f"{prefix}/leak_auc/{a}": v for a, v in leak.items()})
+            out[f"{prefix}/drift"] = drift
+        out[f"robustness/{family}/area"] = normalized_area(levels, accs)
+    return out
+
+
+def _info_plane(ctx: RunContext, attributes: list[str]) -> dict[str, float]:
+    """``info/*``: the information-plane bounds of the final epoch, from history.json (validation split).
+
+    ``info/best/*`` repeats them for the epoch of the best checkpoint (the one evaluated),
+    when the fit stage recorded ``fit/best_epoch``. Epochs are 0-based, as in history.json.
+    """
+    from privib.io import read_json
+
+    path = ctx.folder.path / "history.json"
+    if not path.is_file():
+        return {}
+    rows = [r for r in read_json(path) if "val/info/rate_bits" in r]
+    if not rows:
+        return {}
+    out = _info_row(rows[-1], "info/", attributes)
+    best_epoch = ctx.folder.metrics().get("fit/best_epoch")
+    best = [r for r in rows if best_epoch is not None and r["epoch"] == best_epoch]
+    if best:  # the epoch of the evaluated (best) checkpoint
+        out.update(_info_row(best[-1], "info/best/", attributes))
+    return out
+
+
+def _info_row(row: dict[str, Any], prefix: str, attributes: list[str]) -> dict[str, float]:
+    out = {f"{prefix}epoch": float(row["epoch"]), f"{prefix}rate_bits": float(row["val/info/rate_bits"]),
+           f"{prefix}izy_lb_bits": float(row["val/info/izy_lb_bits"])}
+    for attribute in attributes:
+        key = f"val/info/izs_lb_bits/{attribute}"
+        if key in row:
+            out[f"{prefix}izs_lb_bits/{attribute}"] = float(row[key])
+    return out
+
+
+from privib.evaluation import report as _report  # noqa: E402,F401  (registers the `report` stage)

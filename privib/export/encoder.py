@@ -1,0 +1,410 @@
+"""Load an exported encoder and encode raw records: the downstream API.
+
+::
+
+    import privib
+    encoder = privib.load_encoder("runs/<run>/export")            # backend="torch" (safetensors)
+    z = encoder.encode(raw_dataframe)                               # (rows, z_dim) float32, mean of q(z|x)
+    z = encoder.encode(raw_dataframe, sample=True, seed=0)          # one draw z ~ q(z|x)
+    mean, log_var = encoder.encode_distribution(raw_dataframe)
+
+Neither backend imports Lightning, W&B or privib's training code; the ``onnx`` backend
+does not import torch at all. The torch backend rebuilds the encoder from the export's
+metadata and loads ``encoder.safetensors`` (no pickle). Every file is checked against the
+sha256 in ``manifest.json`` before use.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from privib.data.preprocessing import UNKNOWN_POLICIES, TabularPreprocessor
+from privib.errors import DataError, ExportError
+from privib.export import spec
+
+log = logging.getLogger("privib.export")
+
+BACKENDS = ("torch", "onnx")
+DEFAULT_BATCH_SIZE = 65536
+Runner = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+class EncoderInputError(ExportError, DataError):
+    """Records given to an exported encoder are unusable (missing column, NaN, wrong width or dtype...)."""
+
+
+class ExportedEncoder:
+    """An exported privib encoder, ready to encode raw records or preprocessed feature arrays.
+
+    Attributes
+    ----------
+    folder: the export folder.
+    backend: ``torch`` or ``onnx``.
+    metadata: the export metadata (privib version, config hash, data fingerprint, architecture...).
+    feature_names: names of the preprocessed features, in the order the model reads them.
+    input_columns: the raw columns a DataFrame must hold.
+    z_dim: width of the representation.
+    preprocessor: the fitted :class:`~privib.data.preprocessing.TabularPreprocessor`.
+    """
+
+    def __init__(
+        self, folder: Path, backend: str, metadata: dict[str, Any], preprocessor: TabularPreprocessor, runner: Runner
+    ) -> None:
+        self.folder = folder
+        self.backend = backend
+        self.metadata = metadata
+        self.preprocessor = preprocessor
+        self._run = runner
+        self._logged: set[str] = set()
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.metadata["feature_names"])
+
+    @property
+    def input_columns(self) -> list[str]:
+        return list(self.metadata["input_columns"])
+
+    @property
+    def z_dim(self) -> int:
+        return int(self.metadata["z_dim"])
+
+    @property
+    def input_dim(self) -> int:
+        return int(self.metadata["input_dim"])
+
+    def __repr__(self) -> str:
+        return (f"ExportedEncoder(folder='{self.folder}', backend='{self.backend}', input_columns={len(self.input_columns)}, "
+                f"features={self.input_dim}, z_dim={self.z_dim})")
+
+    # ------------------------------------------------------------------ encoding
+    def encode(
+        self,
+        records: Any,
+        sample: bool = False,
+        seed: int | np.random.Generator | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> np.ndarray:
+        """Representations of ``records`` as a float32 array ``(rows, z_dim)``.
+
+        Parameters
+        ----------
+        records: a pandas DataFrame of raw columns (extra columns are ignored and named once
+            in a log message), a list of dicts / one dict of raw values, or an already
+            preprocessed 2-D array of width ``len(feature_names)``.
+        sample: False (default) returns the mean of q(z|x), the representation the run was
+            audited on; True draws one z = mean + exp(log_var / 2) * eps per row.
+        seed: seed or numpy Generator for ``sample=True`` (the same seed gives the same z on
+            both backends).
+        batch_size: rows preprocessed and encoded at a time.
+        """
+        mean, log_var = self.encode_distribution(records, batch_size=batch_size)
+        if not sample:
+            return mean
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        noise = rng.standard_normal(mean.shape, dtype=np.float32)
+        with np.errstate(under="ignore"):
+            return (mean + np.exp(np.float32(0.5) * log_var) * noise).astype(np.float32, copy=False)
+
+    def encode_distribution(self, records: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
+        """``(mean, log_var)`` of q(z|x), each float32 ``(rows, z_dim)``.
+
+        A deterministic encoder's log-variance is the finite constant
+        ``metadata["deterministic_log_var"]`` (its ``exp`` is exactly 0).
+        """
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        frame_or_array = _as_frame_or_array(records)
+        n = len(frame_or_array)
+        means: list[np.ndarray] = []
+        log_vars: list[np.ndarray] = []
+        for start in range(0, n, batch_size):
+            chunk = frame_or_array[start : start + batch_size] if isinstance(frame_or_array, np.ndarray) else frame_or_array.iloc[start : start + batch_size]
+            features = self.features(chunk, row_offset=start)
+            mean, log_var = self._run(features)
+            means.append(np.asarray(mean, dtype=np.float32))
+            log_vars.append(np.asarray(log_var, dtype=np.float32))
+        if not means:
+            empty = np.zeros((0, self.z_dim), dtype=np.float32)
+            if isinstance(frame_or_array, pd.DataFrame):
+                self._check_frame(frame_or_array)
+            return empty, empty.copy()
+        return np.concatenate(means), np.concatenate(log_vars)
+
+    # ------------------------------------------------------------------ inputs
+    def features(self, records: Any, row_offset: int = 0) -> np.ndarray:
+        """The float32 feature matrix the model reads: preprocessed DataFrame rows, or a checked array."""
+        data = _as_frame_or_array(records)
+        if isinstance(data, pd.DataFrame):
+            return self.preprocess(data, row_offset=row_offset)
+        return self._check_array(data, row_offset)
+
+    def preprocess(self, frame: pd.DataFrame, row_offset: int = 0) -> np.ndarray:
+        """Raw columns -> feature matrix, by preprocess.json; EncoderInputError naming the column otherwise."""
+        self._check_frame(frame)
+        for column in self.preprocessor.categorical:
+            self._check_categorical_dtype(frame, column)
+        try:
+            features = self.preprocessor.transform(frame)
+        except DataError as exc:
+            message = str(exc)
+            if row_offset and "row" in message:
+                message += f" (rows counted from {row_offset})"
+            raise EncoderInputError(message) from exc
+        self._report_zero_groups(frame, features)
+        return features
+
+    def _check_frame(self, frame: pd.DataFrame) -> None:
+        columns = [str(c) for c in frame.columns]
+        missing = [c for c in self.input_columns if c not in columns]
+        if missing:
+            raise EncoderInputError(
+                f"input is missing column(s) {missing}: this encoder reads {self.input_columns}"
+            )
+        extra = [c for c in columns if c not in set(self.input_columns)]
+        if extra:
+            self._log_once(f"extra:{extra}", "ignoring %d column(s) the encoder does not read: %s", len(extra), extra)
+
+    def _check_categorical_dtype(self, frame: pd.DataFrame, column: str) -> None:
+        """Numbers in a column whose categories are all words: a wrong column or dtype, not unknown categories."""
+        raw = frame[column]
+        vocab = self.preprocessor.vocab[column]
+        if (
+            len(raw) and pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype)
+            and raw.notna().any() and not any(_numeric_like(v) for v in vocab)
+            and not getattr(self.preprocessor, "recode", {}).get(column)
+        ):
+            raise EncoderInputError(
+                f"column '{column}' holds numbers ({raw.dtype}) but the encoder expects categories such as "
+                f"{vocab[:3]}: pass the raw category values"
+            )
+
+    def _report_zero_groups(self, frame: pd.DataFrame, features: np.ndarray) -> None:
+        """Name once per column the rows that preprocess.json's policy encoded as an all-zero one-hot group."""
+        start = len(self.preprocessor.numeric)
+        for column in self.preprocessor.categorical:
+            width = len(self.preprocessor.vocab[column])
+            zero = ~features[:, start : start + width].any(axis=1)
+            start += width
+            if zero.any():
+                values = frame[column][zero]
+                missing = int(values.isna().sum())
+                examples = sorted({str(v) for v in values.dropna().tolist()})[:3]
+                self._log_once(
+                    f"zeros:{column}",
+                    "column '%s': %d row(s) encoded as an all-zero one-hot group, as preprocess.json says "
+                    "(unknown_category=%s): %d with categories never seen in training%s, %d missing",
+                    column, int(zero.sum()), self.preprocessor.unknown_category, len(values) - missing,
+                    f" (e.g. {examples})" if examples else "", missing,
+                )
+
+    def _check_array(self, array: np.ndarray, row_offset: int) -> np.ndarray:
+        if array.dtype.kind not in "biuf":
+            raise EncoderInputError(
+                f"array input has dtype {array.dtype}, not numbers: pass preprocessed features, or a DataFrame of raw columns"
+            )
+        if array.ndim != 2:
+            raise EncoderInputError(
+                f"array input must be 2-D (rows, {self.input_dim} features), got shape {tuple(array.shape)}"
+            )
+        if array.shape[1] != self.input_dim:
+            raise EncoderInputError(
+                f"input width {array.shape[1]} does not match the encoder's {self.input_dim} features "
+                f"(encoder.feature_names lists them): pass a DataFrame of raw columns {self.input_columns[:3]}... instead"
+            )
+        features = np.ascontiguousarray(array, dtype=np.float32)
+        bad = ~np.isfinite(features)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise EncoderInputError(
+                f"array input has {int(bad.sum())} NaN or infinite value(s) (first at row {int(row) + row_offset}, "
+                f"feature '{self.feature_names[col]}'): fill or drop them"
+            )
+        return features
+
+    def _log_once(self, key: str, message: str, *args: Any) -> None:
+        if key not in self._logged:
+            self._logged.add(key)
+            log.info(message, *args)
+
+
+def _numeric_like(value: str) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _as_frame_or_array(records: Any) -> pd.DataFrame | np.ndarray:
+    if isinstance(records, pd.DataFrame):
+        return records
+    if isinstance(records, Mapping):
+        return pd.DataFrame([dict(records)])
+    if isinstance(records, (list, tuple)) and records and all(isinstance(r, Mapping) for r in records):
+        return pd.DataFrame(list(records))
+    if isinstance(records, pd.Series):
+        raise EncoderInputError("a pandas Series is ambiguous: pass a DataFrame (one row per record) or a 2-D array")
+    if hasattr(records, "detach") and hasattr(records, "cpu"):  # a torch tensor, without importing torch
+        records = records.detach().cpu().numpy()
+    try:
+        return np.asarray(records)
+    except (TypeError, ValueError) as exc:
+        raise EncoderInputError(f"cannot read input of type {type(records).__name__} as records or a feature array ({exc})") from exc
+
+
+# ---------------------------------------------------------------------------- loading
+def resolve_export_folder(path: str | os.PathLike[str]) -> Path:
+    """An export folder from its path, a run folder holding ``export/``, or a file inside the export."""
+    folder = Path(path).expanduser()
+    if folder.is_file():
+        folder = folder.parent
+    if not (folder / spec.MANIFEST_FILE).is_file() and (folder / "export" / spec.MANIFEST_FILE).is_file():
+        folder = folder / "export"
+    return folder
+
+
+def load_encoder(
+    path: str | os.PathLike[str],
+    backend: str = "torch",
+    *,
+    unknown_category: str | None = None,
+) -> ExportedEncoder:
+    """Load an exported encoder.
+
+    Parameters
+    ----------
+    path: the export folder (``runs/<run>/export``), or the run folder holding it.
+    backend: ``torch`` (encoder.safetensors, rebuilt from metadata; no pickle) or ``onnx``
+        (encoder.onnx through onnxruntime; torch is not imported).
+    unknown_category: override preprocess.json's policy for categories never seen in
+        training: ``error`` refuses them, ``zeros`` encodes an all-zero one-hot group.
+
+    Raises
+    ------
+    privib.errors.ExportError: the folder, a file in it, or its metadata is missing,
+        truncated, corrupted or inconsistent (the message names the file).
+    """
+    if backend not in BACKENDS:
+        raise ExportError(f"unknown backend '{backend}': use one of {', '.join(BACKENDS)}")
+    if unknown_category is not None and unknown_category not in UNKNOWN_POLICIES:
+        raise ExportError(f"unknown_category must be one of {UNKNOWN_POLICIES}, got '{unknown_category}'")
+    folder = resolve_export_folder(path)
+    manifest = spec.read_manifest(folder)
+    metadata = _manifest_metadata(manifest, folder)
+    preprocessor = _load_preprocessor(folder, manifest, metadata)
+    if unknown_category is not None:
+        preprocessor.unknown_category = unknown_category
+    if backend == "torch":
+        runner = _torch_runner(folder, manifest, metadata)
+    else:
+        runner = _onnx_runner(folder, manifest, metadata)
+    return ExportedEncoder(folder, backend, metadata, preprocessor, runner)
+
+
+def _manifest_metadata(manifest: Mapping[str, Any], folder: Path) -> dict[str, Any]:
+    raw = manifest["metadata"]
+    try:
+        strings = spec.metadata_to_strings(raw)
+    except (KeyError, TypeError) as exc:
+        raise ExportError(f"{folder / spec.MANIFEST_FILE} lacks export metadata ({exc}): re-export the run") from exc
+    return spec.metadata_from_strings(strings, str(folder / spec.MANIFEST_FILE))
+
+
+def _load_preprocessor(folder: Path, manifest: Mapping[str, Any], metadata: Mapping[str, Any]) -> TabularPreprocessor:
+    path = folder / spec.PREPROCESS_FILE
+    data = spec.verified_bytes(folder, spec.PREPROCESS_FILE, manifest)
+    if spec.sha256_bytes(data) != metadata["preprocess_sha256"]:
+        raise ExportError(f"{path} is not the preprocessing this encoder was exported with (sha256 differs): re-export the run")
+    try:
+        preprocessor = TabularPreprocessor.from_dict(json.loads(data.decode("utf-8")))
+    except (ValueError, UnicodeDecodeError, DataError) as exc:
+        raise ExportError(f"{path} is unreadable ({exc}): re-export the run") from exc
+    if preprocessor.feature_names != list(metadata["feature_names"]):
+        raise ExportError(f"{path} produces features that differ from the encoder's metadata: re-export the run")
+    return preprocessor
+
+
+def _compare_metadata(found: Mapping[str, Any], expected: Mapping[str, Any], source: Path) -> None:
+    for key in ("z_dim", "input_dim", "feature_names", "encoder_widths", "activation", "deterministic", "preprocess_sha256"):
+        if found[key] != expected[key]:
+            raise ExportError(f"{source} does not belong with this export folder ({key} differs from {spec.MANIFEST_FILE}): re-export the run")
+
+
+def _safetensors_metadata(data: bytes, path: Path) -> dict[str, str]:
+    try:
+        size = int.from_bytes(data[:8], "little")
+        if len(data) < 8 or size <= 0 or 8 + size > len(data):
+            raise ValueError("header length out of range")
+        header = json.loads(data[8 : 8 + size].decode("utf-8"))
+        return dict(header.get("__metadata__") or {})
+    except (ValueError, UnicodeDecodeError, AttributeError) as exc:
+        raise ExportError(f"{path} is not a readable safetensors file ({exc}): re-export the run") from exc
+
+
+def _torch_runner(folder: Path, manifest: Mapping[str, Any], metadata: Mapping[str, Any]) -> Runner:
+    import torch
+    from safetensors.torch import load as load_safetensors
+
+    from privib.export.modules import MeanLogVarEncoder, build_encoder
+
+    path = folder / spec.SAFETENSORS_FILE
+    if spec.SAFETENSORS_FILE not in manifest["files"]:
+        raise ExportError(f"{folder} holds no {spec.SAFETENSORS_FILE}: re-export with --format safetensors, or load with backend='onnx'")
+    data = spec.verified_bytes(folder, spec.SAFETENSORS_FILE, manifest)
+    file_metadata = spec.metadata_from_strings(_safetensors_metadata(data, path), str(path))
+    _compare_metadata(file_metadata, metadata, path)
+    try:
+        tensors = load_safetensors(data)
+    except Exception as exc:  # safetensors raises its own SafetensorError
+        raise ExportError(f"{path} is not a readable safetensors file ({exc}): re-export the run") from exc
+    module = MeanLogVarEncoder(build_encoder(file_metadata))
+    try:
+        module.encoder.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ExportError(f"{path} does not match the architecture in its metadata ({first}): re-export the run") from exc
+    module.eval()
+
+    def run(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        with torch.inference_mode():
+            mean, log_var = module(torch.from_numpy(features))
+        return mean.numpy(), log_var.numpy()
+
+    return run
+
+
+def _onnx_runner(folder: Path, manifest: Mapping[str, Any], metadata: Mapping[str, Any]) -> Runner:
+    import onnxruntime as ort
+
+    path = folder / spec.ONNX_FILE
+    if spec.ONNX_FILE not in manifest["files"]:
+        raise ExportError(f"{folder} holds no {spec.ONNX_FILE}: re-export with --format onnx, or load with backend='torch'")
+    data = spec.verified_bytes(folder, spec.ONNX_FILE, manifest)
+    try:
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime raises its own InvalidProtobuf / Fail
+        raise ExportError(f"{path} is not a readable ONNX model ({type(exc).__name__}): re-export the run") from exc
+    model_meta = session.get_modelmeta().custom_metadata_map
+    file_metadata = spec.metadata_from_strings(model_meta, str(path))
+    _compare_metadata(file_metadata, metadata, path)
+    inputs = session.get_inputs()
+    outputs = [o.name for o in session.get_outputs()]
+    if [i.name for i in inputs] != [spec.INPUT_NAME] or outputs[:2] != list(spec.OUTPUT_NAMES):
+        raise ExportError(f"{path} has inputs {[i.name for i in inputs]} and outputs {outputs}, not privib's: re-export the run")
+    names = list(spec.OUTPUT_NAMES)
+
+    def run(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        mean, log_var = session.run(names, {spec.INPUT_NAME: features})
+        return mean, log_var
+
+    return run
+

@@ -1,0 +1,146 @@
+"""Export a run folder's checkpoint, and log the export to W&B as a ``model`` artifact.
+
+Reads only what earlier stages wrote (config.yaml, metrics.json, checkpoints/), plus the
+data its config names (to refit the preprocessing exactly as the run did: same data,
+same split seed, training rows only).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from privib.errors import ConfigError, ExportError
+from privib.export.exporters import ExportResult, export_encoder, parse_formats
+from privib.pipeline.runs import RunFolder
+
+log = logging.getLogger("privib.export")
+PARITY_ROWS = 1024
+
+
+def read_run_config(folder: RunFolder) -> tuple[dict[str, Any], str]:
+    """The run's resolved config and its verbatim text."""
+    text = folder.config_path.read_text(encoding="utf-8")
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{folder.config_path} is not valid YAML: {exc}") from exc
+    if not isinstance(config, dict) or "data" not in config or "model" not in config:
+        raise ConfigError(f"{folder.config_path} is not a privib run config (no data / model sections)")
+    return config, text
+
+
+def resolve_checkpoint(folder: RunFolder, checkpoint: str | os.PathLike[str] | None) -> Path:
+    """``best`` (default; falls back to last), ``last``, or an explicit checkpoint path."""
+    choice = "best" if checkpoint is None else str(checkpoint)
+    if choice == "best":
+        best = folder.checkpoints / "best.ckpt"
+        path = best if best.is_file() else folder.checkpoints / "last.ckpt"
+    elif choice == "last":
+        path = folder.checkpoints / "last.ckpt"
+    else:
+        path = Path(choice).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"checkpoint {path} not found: the run has not finished training (see {folder.status_path}), "
+            "or pass --checkpoint with an existing file"
+        )
+    return path
+
+
+def export_run(
+    run_dir: str | os.PathLike[str],
+    *,
+    formats: str | Iterable[str] | None = None,
+    checkpoint: str | os.PathLike[str] | None = None,
+    out_dir: str | os.PathLike[str] | None = None,
+    datamodule: Any | None = None,
+) -> ExportResult:
+    """Export the encoder of a run folder's checkpoint to ``out_dir`` (default ``<run>/export``).
+
+    ``datamodule`` (already set up from the run's data config) is reused when given;
+    otherwise it is rebuilt from config.yaml.
+    """
+    from privib.training.checkpoint import load_module
+
+    folder = RunFolder.open(run_dir)
+    chosen = parse_formats(formats)
+    config, config_text = read_run_config(folder)
+    checkpoint_path = resolve_checkpoint(folder, checkpoint)
+    module = load_module(checkpoint_path)
+    if datamodule is None:
+        from privib.data.datamodule import PrivibDataModule
+
+        datamodule = PrivibDataModule(**config["data"])
+        datamodule.setup()
+    preprocessor = datamodule.preprocessor
+    trained_on = list(module.hparams.data_spec.get("feature_names") or [])
+    if trained_on and trained_on != preprocessor.feature_names:
+        raise ExportError(
+            f"the data named by {folder.config_path} now yields different features than the checkpoint was trained on "
+            f"({len(preprocessor.feature_names)} vs {len(trained_on)}): restore the training data, then export again"
+        )
+    data_spec = datamodule.spec
+    parity = datamodule.splits["val"].x[:PARITY_ROWS].numpy() if "val" in datamodule.splits else None
+    return export_encoder(
+        module.model.encoder,
+        preprocessor,
+        Path(out_dir) if out_dir is not None else folder.export_dir,
+        formats=chosen,
+        dataset=str(config["data"].get("name", "unknown")),
+        target=data_spec.target,
+        sensitive=list(data_spec.sensitive),
+        train_rows=len(datamodule.splits["train"]),
+        run_name=folder.path.name,
+        config=config,
+        config_text=config_text,
+        metrics=folder.metrics(),
+        parity_features=parity,
+        notes={"Checkpoint": f"{checkpoint_path.name} (from {folder.path.name}/{checkpoint_path.parent.name}/)"},
+    )
+
+
+def artifact_name(run_name: str) -> str:
+    """W&B artifact name of a run's encoder: ``encoder-<run folder name>`` with unsafe characters replaced."""
+    return "encoder-" + re.sub(r"[^A-Za-z0-9_.-]", "-", run_name or "privib")
+
+
+def log_export_artifact(wandb_run: Any, result: ExportResult, aliases: Iterable[str] = ("latest",)) -> Any:
+    """Log the export folder to ``wandb_run`` as a ``model`` artifact (offline runs keep it for ``wandb sync``)."""
+    import wandb
+
+    metadata = dict(result.metadata)
+    metadata.pop("feature_names", None)  # long; it is in the files
+    metadata.update({k: v for k, v in result.metrics.items()})
+    artifact = wandb.Artifact(
+        artifact_name(result.metadata.get("run_name", "")),
+        type="model",
+        description=f"privib encoder (z_dim {result.metadata['z_dim']}) exported from run {result.metadata.get('run_name')}",
+        metadata=metadata,
+    )
+    artifact.add_dir(str(result.folder))
+    wandb_run.log_artifact(artifact, aliases=list(aliases))
+    return artifact
+
+
+def start_export_wandb_run(folder: RunFolder, config: dict[str, Any]) -> Any | None:
+    """A W&B run (job_type ``export``) beside the training run, or None when W&B is disabled for this run."""
+    from privib.pipeline.options import WandbOptions
+    from privib.pipeline.tracking import resolve_wandb_mode
+
+    options = WandbOptions(**(config.get("wandb") or {}))
+    mode = resolve_wandb_mode(options)
+    if mode == "disabled":
+        return None
+    import wandb
+
+    os.environ.setdefault("WANDB_SILENT", "true")
+    return wandb.init(
+        project=options.project, entity=options.entity, group=options.group or folder.path.name,
+        name=f"export-{folder.path.name}", job_type="export", dir=str(folder.path), mode=mode,
+        tags=list(options.tags) or None, config={"run_folder": str(folder.path)}, reinit="finish_previous",
+    )

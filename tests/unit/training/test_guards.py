@@ -1,0 +1,66 @@
+"""Training guards: non-finite stop, adversary health warnings, random-state checkpointing."""
+from __future__ import annotations
+
+import io
+import math
+import random
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from privib.errors import TrainingDiverged
+from privib.training.guards import AdversaryMonitor, NonFiniteGuard, RandomStateCheckpoint
+
+
+def _trainer(metrics: dict[str, float], epoch: int = 0) -> SimpleNamespace:
+    return SimpleNamespace(callback_metrics={k: torch.tensor(v) for k, v in metrics.items()}, current_epoch=epoch,
+                           global_step=7, checkpoint_callback=None)
+
+
+def test_non_finite_gradient_stops_before_the_step():
+    parameter = torch.nn.Parameter(torch.ones(3))
+    parameter.grad = torch.tensor([1.0, float("nan"), 0.0])
+    optimizer = torch.optim.SGD([parameter], lr=0.1)
+    module = SimpleNamespace(hparams={"lr": 0.1, "beta": 0.01, "adv_weight": 2.0})
+    with pytest.raises(TrainingDiverged, match="epoch 3, step 7") as info:
+        NonFiniteGuard().on_before_optimizer_step(_trainer({}, epoch=3), module, optimizer)
+    assert info.value.details == {"epoch": 3, "step": 7}
+    assert "model.lr (now 0.1)" in str(info.value)
+    parameter.grad = torch.zeros(3)
+    NonFiniteGuard().on_before_optimizer_step(_trainer({}), module, optimizer)
+
+
+def test_non_finite_loss_stops():
+    module = SimpleNamespace(hparams={})
+    with pytest.raises(TrainingDiverged):
+        NonFiniteGuard().on_train_batch_end(_trainer({}), module, torch.tensor(float("inf")), None, 0)
+    NonFiniteGuard().on_train_batch_end(_trainer({}), module, torch.tensor(0.5), None, 0)
+
+
+def test_adversary_monitor_warns_after_patience_epochs_only():
+    module = SimpleNamespace(sensitive=["sex"], h_sensitive_bits=[1.0])
+    chance = math.log(2)
+    monitor = AdversaryMonitor(patience=3)
+    for epoch, ce in enumerate([chance, 2 * chance, 2 * chance, chance, 2 * chance, 2 * chance, 2 * chance]):
+        monitor.on_train_epoch_end(_trainer({"train/adv/sex/ce": ce}, epoch), module)
+    assert len(monitor.warnings) == 1 and "diverged" in monitor.warnings[0] and "epoch 6" in monitor.warnings[0]
+    restored = AdversaryMonitor(patience=3)
+    restored.load_state_dict(monitor.state_dict())
+    assert restored.warnings == monitor.warnings
+
+
+def test_random_states_round_trip_through_a_weights_only_checkpoint():
+    callback = RandomStateCheckpoint()
+    torch.manual_seed(11), np.random.seed(11), random.seed(11)
+    buffer = io.BytesIO()
+    torch.save({"callbacks": callback.state_dict()}, buffer)
+    expected = (torch.rand(3), np.random.rand(3), random.random())
+    torch.manual_seed(0), np.random.seed(0), random.seed(0)
+    buffer.seek(0)
+    callback.load_state_dict(torch.load(buffer, weights_only=True)["callbacks"])
+    again = (torch.rand(3), np.random.rand(3), random.random())
+    torch.testing.assert_close(again[0], expected[0])
+    np.testing.assert_array_equal(again[1], expected[1])
+    assert again[2] == expected[2]
