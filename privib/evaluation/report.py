@@ -29,7 +29,7 @@ def report_stage(ctx: RunContext) -> dict[str, float]:
     metrics = ctx.folder.metrics()
     figures = write_report(ctx.folder, ctx.config, metrics)
     if ctx.logger is not None:
-        log_report_to_wandb(ctx.logger.experiment, metrics, figures)
+        log_report_to_wandb(ctx.logger.experiment, metrics, figures, release_of(ctx.config))
     return {}
 
 
@@ -44,7 +44,8 @@ def attributes_of(metrics: dict[str, float]) -> list[str]:
     return out
 
 
-def attacker_rows(metrics: dict[str, float], order: list[str] | None = None) -> list[dict[str, Any]]:
+def attacker_rows(metrics: dict[str, float], order: list[str] | None = None,
+                  release: str = "mean") -> list[dict[str, Any]]:
     """One row per (attribute, representation, attacker): acc, bacc, auc (missing values are nan).
 
     Attackers named in ``order`` come first, in that order.
@@ -56,10 +57,10 @@ def attacker_rows(metrics: dict[str, float], order: list[str] | None = None) -> 
             if not (key.startswith(prefix) and key.endswith("/auc")):
                 continue
             middle = key[len(prefix) : -len("/auc")]
-            representation, name = "mean", middle
-            if middle.startswith(("sample/", "raw/")):
+            representation, name = release, middle
+            if middle.startswith(("mean/", "sample/", "raw/")):
                 representation, name = middle.split("/", 1)
-            base = prefix + ("" if representation == "mean" else representation + "/") + name
+            base = prefix + ("" if representation == release else representation + "/") + name
             rows.append({
                 "attribute": attribute, "representation": representation, "attacker": name,
                 "acc": metrics.get(base + "/acc", math.nan), "bacc": metrics.get(base + "/bacc", math.nan),
@@ -119,9 +120,10 @@ def _save(fig: Any, path: Path) -> Path:
     return write_bytes_atomic(path, buffer.getvalue())
 
 
-def leakage_figure(metrics: dict[str, float], path: Path, order: list[str] | None = None) -> Path | None:
+def leakage_figure(metrics: dict[str, float], path: Path, order: list[str] | None = None,
+                   release: str = "mean") -> Path | None:
     """Per attribute: AUC of each attacker on the mean, a sample and the raw features; chance at 0.5."""
-    rows = attacker_rows(metrics, order)
+    rows = attacker_rows(metrics, order, release)
     attributes = attributes_of(metrics)
     if not rows:
         return None
@@ -247,6 +249,11 @@ def _interval(metrics: dict[str, float], key: str) -> str:
     return f"{_f(value)} [{_f(lo)}, {_f(hi)}]" if lo is not None and hi is not None else _f(value)
 
 
+def release_of(config: dict[str, Any] | None) -> str:
+    """The representation the run releases (``model.release``; ``mean`` for older runs)."""
+    return str(((config or {}).get("model") or {}).get("release", "mean"))
+
+
 def _best_attacker(rows: list[dict[str, Any]], attribute: str, representation: str) -> str:
     mine = [r for r in rows if r["attribute"] == attribute and r["representation"] == representation
             and not math.isnan(r["auc"])]
@@ -268,7 +275,7 @@ def render_markdown(folder: RunFolder, config: dict[str, Any], metrics: dict[str
                     figures: dict[str, Path]) -> str:
     """The text of report.md."""
     order, families = _config_order(config)
-    rows = attacker_rows(metrics, order)
+    rows = attacker_rows(metrics, order, release_of(config))
     attributes = attributes_of(metrics)
     data = config.get("data", {})
     m = metrics
@@ -292,11 +299,15 @@ def render_markdown(folder: RunFolder, config: dict[str, Any], metrics: dict[str
         f"(raw features: {_f(m.get('task/probe/raw_acc_max'))}) |",
     ]
     same = " (deterministic encoder: the sample is the mean)" if config.get("model", {}).get("deterministic") else ""
+    release = release_of(config)
+    other = "sample" if release == "mean" else "mean"
+    describe = {"mean": "z = mean of q(z\\|x)", "sample": "z ~ q(z\\|x), one sample"}
     for a in attributes:
-        best = _best_attacker(rows, a, "mean")
+        best = _best_attacker(rows, a, release)
         lines += [
-            f"| **{a} leakage: worst-case attacker AUC** (z = mean, 95% interval) | **{_interval(m, f'leakage/{a}/auc_max')}** ({best}) |",
-            f"| {a} leakage, z ~ q(z\\|x) (one sample) | {_interval(m, f'leakage/{a}/sample/auc_max')}{same} |",
+            f"| **{a} leakage: worst-case attacker AUC** (released {describe[release]}, 95% interval) | "
+            f"**{_interval(m, f'leakage/{a}/auc_max')}** ({best}) |",
+            f"| {a} leakage, {describe[other]} (not released) | {_interval(m, f'leakage/{a}/{other}/auc_max')}{same} |",
             f"| {a} leakage, raw features (reference) | {_interval(m, f'leakage/{a}/raw_auc_max')} |",
             f"| {a}: best attacker accuracy / majority baseline | {_f(m.get(f'leakage/{a}/acc_max'))} / "
             f"{_f(m.get(f'leakage/{a}/majority'))} |",
@@ -315,22 +326,22 @@ def render_markdown(folder: RunFolder, config: dict[str, Any], metrics: dict[str
 
     for a in attributes:
         lines += [f"## Leakage of `{a}` per attacker", "",
-                  "| attacker | acc | bacc | AUC (z = mean) | AUC (z sample) | AUC (raw features) |",
+                  f"| attacker | acc | bacc | AUC (released: z {release}) | AUC (z {other}) | AUC (raw features) |",
                   "| --- | --- | --- | --- | --- | --- |"]
         mine = [r for r in rows if r["attribute"] == a]
         by = {(r["representation"], r["attacker"]): r for r in mine}
         for name in dict.fromkeys(r["attacker"] for r in mine):
-            mean = by.get(("mean", name), {})
+            released = by.get((release, name), {})
             lines.append(
-                f"| {name} | {_f(mean.get('acc'))} | {_f(mean.get('bacc'))} | {_f(mean.get('auc'))} | "
-                f"{_f(by.get(('sample', name), {}).get('auc'))} | {_f(by.get(('raw', name), {}).get('auc'))} |"
+                f"| {name} | {_f(released.get('acc'))} | {_f(released.get('bacc'))} | {_f(released.get('auc'))} | "
+                f"{_f(by.get((other, name), {}).get('auc'))} | {_f(by.get(('raw', name), {}).get('auc'))} |"
             )
         lines += [f"| majority baseline | {_f(m.get(f'leakage/{a}/majority'))} | 0.500 | 0.500 | 0.500 | 0.500 |", ""]
 
     probes = _ordered([k[len("task/probe/"):-len("/acc")] for k in m if k.startswith("task/probe/")
                        and k.endswith("/acc") and not k.startswith("task/probe/raw/")], _config_order(config, "probes")[0])
     if probes:
-        lines += ["## Task probes", "", "| probe | acc (z = mean) | acc (raw features) |", "| --- | --- | --- |"]
+        lines += ["## Task probes", "", f"| probe | acc (released z {release}) | acc (raw features) |", "| --- | --- | --- |"]
         lines += [f"| {p} | {_f(m.get(f'task/probe/{p}/acc'))} | {_f(m.get(f'task/probe/raw/{p}/acc'))} |" for p in probes]
         lines.append("")
 
@@ -379,7 +390,7 @@ def write_report(folder: RunFolder, config: dict[str, Any], metrics: dict[str, f
     target = folder.path / FIGURES
     order, families = _config_order(config)
     figures: dict[str, Path] = {}
-    for name, make in (("leakage", lambda p: leakage_figure(metrics, p, order)),
+    for name, make in (("leakage", lambda p: leakage_figure(metrics, p, order, release_of(config))),
                        ("robustness", lambda p: robustness_figure(metrics, p, families)),
                        ("info_plane", lambda p: info_plane_figure(history, p, metrics.get("fit/best_epoch")))):
         written = make(target / f"{name}.png")
@@ -389,12 +400,12 @@ def write_report(folder: RunFolder, config: dict[str, Any], metrics: dict[str, f
     return figures
 
 
-def log_report_to_wandb(run: Any, metrics: dict[str, float], figures: dict[str, Path]) -> None:
+def log_report_to_wandb(run: Any, metrics: dict[str, float], figures: dict[str, Path], release: str = "mean") -> None:
     """Log the attacker and robustness tables (``report/table/*``) and the figures (``report/figure/*``) to W&B."""
     import wandb
 
     columns = ["attribute", "representation", "attacker", "acc", "bacc", "auc"]
-    attackers = wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in attacker_rows(metrics)])
+    attackers = wandb.Table(columns=columns, data=[[r[c] for c in columns] for r in attacker_rows(metrics, release=release)])
     robustness = wandb.Table(columns=["family", "level", "acc", "leak_auc", "drift"])
     for family, series in robustness_curves(metrics).items():
         leak, drift = dict(series.get("leak_auc", [])), dict(series.get("drift", []))

@@ -5,11 +5,12 @@ checkpoint and the run's data, encodes each split once, and hands the arrays ove
 reads only the run folder (config.yaml, checkpoints/, history.json) and the data the
 config names, so ``privib evaluate RUN`` can re-run it on any trained run.
 
-Which representation is attacked: the unprefixed ``leakage/<attr>/...`` keys attack the
-mean of q(z|x), the representation an exported encoder releases; ``leakage/<attr>/sample/...``
-attack one draw z ~ q(z|x) per row (for a deterministic encoder the two coincide and the
-sample keys copy the mean ones). Robustness leakage rescoring uses the attackers fitted on
-clean train-split means.
+Which representation is attacked: the unprefixed ``leakage/<attr>/...`` keys and the task
+probes use the *released* representation (``model.release``: the mean of q(z|x), or one
+draw z ~ q(z|x) per row), the one an exported encoder's ``encode`` returns;
+``leakage/<attr>/<other>/...`` attack the other one (``sample`` or ``mean``). For a
+deterministic encoder the two coincide and the other keys copy the released ones.
+Robustness leakage rescoring uses the attackers fitted on clean released train codes.
 """
 from __future__ import annotations
 
@@ -136,6 +137,9 @@ def evaluate_stage(ctx: RunContext) -> dict[str, float]:
         rng = np.random.default_rng(seed)
         sample_train = mean_train + scale_train * rng.standard_normal(mean_train.shape, dtype=np.float32)
         sample_test = mean_test + scale_test * rng.standard_normal(mean_test.shape, dtype=np.float32)
+        release = module.hparams.get("release", "mean")
+        codes = {"mean": (mean_train, mean_test), "sample": (sample_train, sample_test)}
+        (z_train, z_test), other = codes[release], "sample" if release == "mean" else "mean"
 
     # Task head on the test split (probabilities drawn as the test stage does, so task/test/acc agrees).
     with timer("task"):
@@ -153,23 +157,24 @@ def evaluate_stage(ctx: RunContext) -> dict[str, float]:
 
     common = {"random_state": seed, "n_jobs": options.n_jobs}
     with timer("probes"):
-        for k, v in probe(mean_train, y_train, mean_test, y_test, options.probes, **common).items():
+        for k, v in probe(z_train, y_train, z_test, y_test, options.probes, **common).items():
             out[f"task/probe/{k}"] = v
 
     fitted: dict[str, dict[str, Any]] = {}
     with timer("leakage"):
         for i, attribute in enumerate(spec.sensitive):
             s_train, s_test = train.s[:, i].numpy(), test.s[:, i].numpy()
-            result = attack(mean_train, s_train, mean_test, s_test, options.attackers, n_boot=options.n_boot, **common)
+            result = attack(z_train, s_train, z_test, s_test, options.attackers, n_boot=options.n_boot, **common)
             fitted[attribute] = result.fitted
             out.update({f"leakage/{attribute}/{k}": v for k, v in result.metrics.items()})
-            if options.attack_sample:
+            if options.attack_both:
                 if deterministic:
-                    sampled = result.metrics
+                    others = result.metrics
                 else:
-                    sampled = attack(sample_train, s_train, sample_test, s_test, options.attackers,
-                                     n_boot=options.n_boot, **common).metrics
-                out.update({f"leakage/{attribute}/sample/{k}": v for k, v in sampled.items()})
+                    other_train, other_test = codes[other]
+                    others = attack(other_train, s_train, other_test, s_test, options.attackers,
+                                    n_boot=options.n_boot, **common).metrics
+                out.update({f"leakage/{attribute}/{other}/{k}": v for k, v in others.items()})
 
     if options.raw_reference:
         with timer("raw_reference"):
@@ -188,7 +193,7 @@ def evaluate_stage(ctx: RunContext) -> dict[str, float]:
 
     if options.robustness:
         with timer("robustness"):
-            out.update(_robustness(module, datamodule, options, seed, mean_test, test_probs, fitted, out))
+            out.update(_robustness(module, datamodule, options, seed, mean_test, test_probs, fitted, out, release))
 
     out.update(_info_plane(ctx, spec.sensitive))
     # time/* keys go to timings.json (the runner records the stage total as stage/evaluate_s).
@@ -208,8 +213,9 @@ def _robustness(
     test_probs: np.ndarray,
     fitted: dict[str, dict[str, Any]],
     clean: dict[str, float],
+    release: str = "mean",
 ) -> dict[str, float]:
-    """Task accuracy, leakage (clean-fitted attackers) and drift of perturbed test inputs, per family and level."""
+    """Task accuracy, leakage (clean-fitted attackers, released codes) and drift of the mean, per family and level."""
     from privib.evaluation.leakage import fitted_auc_max
     from privib.evaluation.robustness import FeatureLayout, encode, mean_drift, normalized_area, perturb
 
@@ -234,11 +240,13 @@ def _robustness(
                     **({"steps": options.pgd_steps, "step_size": options.pgd_step_size} if family == "pgd" else {}),
                 )
                 x_t = torch.from_numpy(x_p)
-                mean_p, _ = encode(encoder, x_t)
+                mean_p, scale_p = encode(encoder, x_t)
+                released_p = mean_p if release == "mean" else (
+                    mean_p + scale_p * np.random.default_rng(rs).standard_normal(mean_p.shape, dtype=np.float32))
                 torch.manual_seed(rs)
                 probs = predict_task_proba(module, x_t, module.hparams.eval_samples)
                 acc = float(np.mean(probs.argmax(axis=1) == y_test))
-                leak = {a: fitted_auc_max(fitted[a], mean_p, s_test[:, i]) for i, a in enumerate(attributes)}
+                leak = {a: fitted_auc_max(fitted[a], released_p, s_test[:, i]) for i, a in enumerate(attributes)}
                 drift = mean_drift(mean_test, mean_p)
             accs.append(acc)
             out[f"{prefix}/acc"] = acc

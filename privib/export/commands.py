@@ -95,8 +95,8 @@ def encode_command(argv: list[str]) -> int:
     parser = _Parser(
         prog="privib encode",
         description="Encode the raw records of a CSV or Parquet file with an exported encoder, in batches, "
-        "and write the representations (columns z_0 ... z_{k-1}) to Parquet, CSV or .npy. Releases the mean of "
-        "q(z|x) unless --sample is given.",
+        "and write the representations (columns z_0 ... z_{k-1}) to Parquet, CSV or .npy. Releases what the run "
+        "released and was audited on (the mean of q(z|x) or one sample, per its metadata) unless --sample / --mean say otherwise.",
     )
     parser.add_argument("export_folder", help="an export folder (runs/<run>/export) or the run folder holding it")
     parser.add_argument("input", help="input records: .csv or .parquet with the raw columns the encoder reads")
@@ -105,7 +105,11 @@ def encode_command(argv: list[str]) -> int:
     parser.add_argument("--keep", action="append", default=[], metavar="COLUMN",
                         help="copy this input column to the output (e.g. an id); repeat or comma-separate")
     parser.add_argument("--batch-size", type=int, default=65536, help="rows read and encoded at a time (default 65536)")
-    parser.add_argument("--sample", action="store_true", help="draw z ~ q(z|x) instead of releasing the mean")
+    release = parser.add_mutually_exclusive_group()
+    release.add_argument("--sample", dest="sample", action="store_const", const=True, default=None,
+                         help="draw z ~ q(z|x) (default: what the run released, `release` in its metadata)")
+    release.add_argument("--mean", dest="sample", action="store_const", const=False,
+                         help="output the mean of q(z|x) (default: what the run released)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the draws with --sample")
     parser.add_argument("--unknown-category", choices=("zeros", "error"), default=None,
                         help="override preprocess.json's policy for categories never seen in training")
@@ -173,7 +177,7 @@ def encode_command(argv: list[str]) -> int:
         raise
     seconds = time.perf_counter() - started
     rate = rows / seconds if seconds > 0 else float("inf")
-    print(f"privib: encoded {rows} rows ({encoder.backend} backend, {'sampled z' if args.sample else 'mean of q(z|x)'}) "
+    print(f"privib: encoded {rows} rows ({encoder.backend} backend, {'sampled z' if (encoder.release == 'sample' if args.sample is None else args.sample) else 'mean of q(z|x)'}) "
           f"in {seconds:.1f} s, {rate:,.0f} rows/s", file=sys.stderr)
     print(target, flush=True)
     return 0

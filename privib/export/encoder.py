@@ -79,6 +79,11 @@ class ExportedEncoder:
     def input_dim(self) -> int:
         return int(self.metadata["input_dim"])
 
+    @property
+    def release(self) -> str:
+        """The representation the run released and audited: ``mean`` or ``sample``."""
+        return str(self.metadata.get("release", "mean"))
+
     def __repr__(self) -> str:
         return (f"ExportedEncoder(folder='{self.folder}', backend='{self.backend}', input_columns={len(self.input_columns)}, "
                 f"features={self.input_dim}, z_dim={self.z_dim})")
@@ -87,7 +92,7 @@ class ExportedEncoder:
     def encode(
         self,
         records: Any,
-        sample: bool = False,
+        sample: bool | None = None,
         seed: int | np.random.Generator | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> np.ndarray:
@@ -98,13 +103,16 @@ class ExportedEncoder:
         records: a pandas DataFrame of raw columns (extra columns are ignored and named once
             in a log message), a list of dicts / one dict of raw values, or an already
             preprocessed 2-D array of width ``len(feature_names)``.
-        sample: False (default) returns the mean of q(z|x), the representation the run was
-            audited on; True draws one z = mean + exp(log_var / 2) * eps per row.
+        sample: None (default) returns what the run released and was audited on
+            (``metadata["release"]``: the mean of q(z|x), or one sample); False returns the mean;
+            True draws one z = mean + exp(log_var / 2) * eps per row.
         seed: seed or numpy Generator for ``sample=True`` (the same seed gives the same z on
             both backends).
         batch_size: rows preprocessed and encoded at a time.
         """
         mean, log_var = self.encode_distribution(records, batch_size=batch_size)
+        if sample is None:
+            sample = self.release == "sample"
         if not sample:
             return mean
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)

@@ -98,6 +98,7 @@ def build_metadata(
         "input_name": spec.INPUT_NAME,
         "output_names": list(spec.OUTPUT_NAMES),
         "deterministic_log_var": spec.DETERMINISTIC_LOG_VAR,
+        "release": str(((config or {}).get("model") or {}).get("release", "mean")),
     }
 
 

@@ -107,7 +107,7 @@ def render_model_card(
         objective = (
             f"- Objective: task cross-entropy + beta * KL(q(z|x) || N(0, I)) - lambda * adversary cross-entropy; "
             f"beta = {fmt(model.get('beta'))}, lambda (adv_weight) = {fmt(model.get('adv_weight'))}, "
-            f"adversary updates: {model.get('adv_mode', 'n/a')}, adversary input: {model.get('adv_input', 'n/a')}."
+            f"adversary updates: {model.get('adv_mode', 'n/a')}, released representation: {model.get('release', 'mean')}."
         )
         lines.append(objective)
     lines += [
@@ -161,8 +161,9 @@ def render_model_card(
         "can both change.",
         "- Removing the sensitive column from the inputs is not privacy by itself: the other columns are proxies. "
         "The encoder reduces, not removes, what they reveal.",
-        "- Sampling z (`encode(..., sample=True)`) adds noise that may lower leakage and accuracy; the figures above "
-        "refer to the representation the evaluation used (the mean unless a key says otherwise).",
+        "- The figures above refer to the released representation (`release` in the metadata: the mean of q(z|x) "
+        "or one sample; `encode()` returns it by default). A sample protects only if each record is released once: "
+        "averaging many samples of the same record recovers the mean, whose leakage is reported separately.",
         "- Records are preprocessed by the policy in preprocess.json: unknown categories "
         f"`{(preprocess or {}).get('unknown_category', 'n/a')}` (zeros: an all-zero one-hot group, logged; error: "
         f"refused), missing values `{(preprocess or {}).get('missing', 'n/a')}` (error: refused; impute: training "
@@ -201,8 +202,9 @@ def headline_figures(metrics: Mapping[str, Any], sensitive: list[str]) -> list[t
     attributes = sorted(set(sensitive) | {k.split("/")[1] for k in metrics if k.startswith("leakage/") and k.count("/") >= 2})
     for a in attributes:
         wanted += [
-            (f"leakage/{a}/auc_max", f"`{a}` leakage: best attacker AUC on the mean of z (test)"),
-            (f"leakage/{a}/sample/auc_max", f"`{a}` leakage: best attacker AUC on sampled z"),
+            (f"leakage/{a}/auc_max", f"`{a}` leakage: best attacker AUC on the released z (test)"),
+            (f"leakage/{a}/sample/auc_max", f"`{a}` leakage: best attacker AUC on sampled z (not released)"),
+            (f"leakage/{a}/mean/auc_max", f"`{a}` leakage: best attacker AUC on the mean of z (not released)"),
             (f"leakage/{a}/raw_auc_max", f"`{a}` leakage from the raw features (reference)"),
             (f"leakage/{a}/acc_max", f"`{a}`: best attacker accuracy"),
             (f"leakage/{a}/majority", f"`{a}`: majority-class accuracy (chance level)"),
@@ -251,7 +253,7 @@ def _leakage_section(metrics: Mapping[str, Any], sensitive: list[str]) -> list[s
         lines += _table(figures_with_intervals(metrics, f"leakage/{attribute}/"))
     lines += [
         "`auc_max` is the best attacker's test AUC (0.5: chance); `majority` is the accuracy of always guessing the "
-        "most frequent class, the floor for `acc_max`; `sample/` rows attack sampled z, `raw` rows attack the raw "
+        "most frequent class, the floor for `acc_max`; `sample/` and `mean/` rows attack the representation not released, `raw` rows attack the raw "
         "features (the reference the encoder should beat).",
         "",
     ]

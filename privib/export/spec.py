@@ -78,6 +78,7 @@ METADATA_KEYS: tuple[str, ...] = (
     "input_name",
     "output_names",
     "deterministic_log_var",
+    "release",
 )
 _JSON_KEYS = {"sensitive", "input_columns", "feature_names", "encoder_widths", "output_names"}
 _INT_KEYS = {"format_version", "train_rows", "input_dim", "z_dim"}

@@ -76,8 +76,9 @@ class EvaluationOptions:
             {name, class_path, init_args, standardize}; a random_state left null takes the run's
             seed. The headline leakage/<attr>/auc_max is the maximum over this list.
         probes: Downstream task probes, same format (task/probe/<name>/acc).
-        attack_sample: Also attack one sample z ~ q(z|x) (keys leakage/<attr>/sample/...); the
-            unprefixed keys attack the mean of q(z|x), the representation an exported encoder releases.
+        attack_both: Also attack the representation that is not released (keys leakage/<attr>/sample/...
+            when model.release is mean, leakage/<attr>/mean/... when it is sample); the unprefixed keys
+            attack the released one, the representation an exported encoder's encode() returns.
         raw_reference: Fit the same attackers and probes on the preprocessed input features
             (leakage/<attr>/raw_auc_max, task/probe/raw_acc_max).
         n_boot: Bootstrap resamples of the test rows for the 95% interval of auc_max.
@@ -94,7 +95,7 @@ class EvaluationOptions:
 
     attackers: list[dict[str, Any]] = field(default_factory=_default_attackers)
     probes: list[dict[str, Any]] = field(default_factory=_default_probes)
-    attack_sample: bool = True
+    attack_both: bool = True
     raw_reference: bool = True
     n_boot: int = 200
     robustness: dict[str, list[float]] = field(default_factory=_default_robustness)

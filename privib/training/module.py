@@ -14,7 +14,7 @@ from privib.models.gradient_reversal import grad_reverse
 from privib.models.vib import VIBModel
 
 AdvMode = Literal["alternating", "grl"]
-AdvInput = Literal["mean", "sample"]
+Release = Literal["mean", "sample"]
 
 
 def entropy_bits(prior: Sequence[float]) -> float:
@@ -43,7 +43,9 @@ class VIBModule(pl.LightningModule):
         adv_weight: lambda, weight of the adversarial term in the encoder loss (>= 0).
         adv_mode: ``alternating`` updates or gradient reversal (``grl``).
         adv_steps: adversary updates per encoder update in alternating mode.
-        adv_input: the adversary attacks the ``mean`` of q(z|x) or a ``sample`` of z.
+        release: the representation handed downstream: the ``mean`` of q(z|x) or one ``sample`` z ~ q(z|x).
+            The adversaries and the dependence penalty attack it, the audit's headline leakage measures
+            it, and an exported encoder's ``encode`` returns it by default.
         lr: Adam learning rate of the encoder and task head.
         adv_lr: Adam learning rate of the adversaries.
         weight_decay: Adam weight decay of encoder + task head.
@@ -54,7 +56,7 @@ class VIBModule(pl.LightningModule):
             encoder loss adds ``recon_weight * (NLL(x | z, s) + mean_j KL(q(z|x) || q(z|x_j)))`` over the batch,
             an upper bound on I(z; s) up to a constant (see :mod:`privib.models.decoder`). Needs a stochastic encoder.
         decoder_widths: hidden layer widths of that decoder.
-        dep_penalty: a non-adversarial dependence penalty between the adversary's input (``adv_input``) and
+        dep_penalty: a non-adversarial dependence penalty between the released representation and
             each sensitive attribute: ``none``, ``mmd`` (group-vs-pool MMD^2) or ``hsic`` (normalized HSIC),
             both with median-bandwidth RBF kernels (see :mod:`privib.models.dependence`).
         dep_weight: weight of that penalty in the encoder loss.
@@ -73,7 +75,7 @@ class VIBModule(pl.LightningModule):
         adv_weight: float = 1.0,
         adv_mode: AdvMode = "alternating",
         adv_steps: int = 1,
-        adv_input: AdvInput = "mean",
+        release: Release = "mean",
         lr: float = 1e-3,
         adv_lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -89,8 +91,8 @@ class VIBModule(pl.LightningModule):
         _check_positive(lr=lr, adv_lr=adv_lr, adv_steps=adv_steps)
         if adv_mode not in ("alternating", "grl"):
             raise ConfigError(f"model.adv_mode must be 'alternating' or 'grl', got '{adv_mode}'")
-        if adv_input not in ("mean", "sample"):
-            raise ConfigError(f"model.adv_input must be 'mean' or 'sample', got '{adv_input}'")
+        if release not in ("mean", "sample"):
+            raise ConfigError(f"model.release must be 'mean' or 'sample', got '{release}'")
         if dep_penalty not in ("none", "mmd", "hsic"):
             raise ConfigError(f"model.dep_penalty must be none, mmd or hsic, got '{dep_penalty}'")
         _check_non_negative(dep_weight=dep_weight)
@@ -124,7 +126,7 @@ class VIBModule(pl.LightningModule):
         return mean, scale, reparameterize(mean, scale), kl_standard_normal(mean, scale)
 
     def _adversary_input(self, mean: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
-        return mean if self.hparams.adv_input == "mean" else z
+        return mean if self.hparams.release == "mean" else z
 
     def _adversary_ces(self, z_adv: torch.Tensor, s: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per attribute: (mean CE in nats, number of correct predictions)."""
@@ -246,7 +248,7 @@ class VIBModule(pl.LightningModule):
         mean, scale, _, kl = self._represent(x)
         probs = self.model.predict_proba(x, n_samples=hp.eval_samples)
         task_ce = F.nll_loss(probs.clamp_min(1e-12).log(), y)
-        z_adv = mean if hp.adv_input == "mean" or hp.deterministic else reparameterize(mean, scale)
+        z_adv = mean if hp.release == "mean" or hp.deterministic else reparameterize(mean, scale)
         adv = self._adversary_ces(z_adv, s)
         kl_mean = kl.mean()
         loss = task_ce + hp.beta * kl_mean - hp.adv_weight * sum(ce for ce, _ in adv)

@@ -61,7 +61,7 @@ def test_xor_leak_is_invisible_to_logistic_regression_and_found_by_the_battery(x
 def test_raw_adult_gives_sex_away(tmp_path: Path, adult_root: Path) -> None:
     folder = train_run(
         tmp_path, "--data.root", str(adult_root), "--trainer.max_epochs", "1",
-        "--evaluation.robustness", "{}", "--evaluation.attack_sample", "false",
+        "--evaluation.robustness", "{}", "--evaluation.attack_both", "false",
         # the full attacker battery (the point of the test); a single probe keeps it short
         "--evaluation.probes", '[{"name": "logreg", "class_path": "sklearn.linear_model.LogisticRegression", '
         '"init_args": {"max_iter": 2000}, "standardize": true}]',

@@ -65,7 +65,7 @@ def run(tmp_path_factory, adult_root):
     extra = {"name": "exp", "runs_dir": str(work / "runs"), "pipeline": str(work / "pipeline.yaml"),
              "trainer": {"max_epochs": 1, "enable_progress_bar": False}, "wandb": {"mode": "offline"}}
     if "evaluate" in stages:
-        extra["evaluation"] = {"attackers": [LOGREG], "probes": [LOGREG], "attack_sample": False,
+        extra["evaluation"] = {"attackers": [LOGREG], "probes": [LOGREG], "attack_both": False,
                                "raw_reference": False, "n_boot": 20, "robustness": {}}
     (work / "tiny.yaml").write_text(yaml.safe_dump(extra))
     env = {"PRIVIB_DATA_DIR": str(adult_root), **_wandb_env(work)}

@@ -22,7 +22,7 @@ TINY = {
                        "init_args": {"max_iter": 300}, "standardize": True}],
         "probes": [{"name": "logreg", "class_path": "sklearn.linear_model.LogisticRegression",
                     "init_args": {"max_iter": 300}, "standardize": True}],
-        "attack_sample": False, "raw_reference": False, "n_boot": 20, "robustness": {},
+        "attack_both": False, "raw_reference": False, "n_boot": 20, "robustness": {},
     },
 }
 

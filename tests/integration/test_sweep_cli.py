@@ -32,7 +32,7 @@ SPEC = {
             "data.name": "synthetic", "data.sensitive": "s", "data.options": {"n_train": 2000, "n_test": 1000, "leakage": "linear"},
             "trainer.max_epochs": 1, "model.encoder_widths": [32], "model.z_dim": 4,
             "evaluation.attackers": [LOGREG], "evaluation.probes": [LOGREG], "evaluation.n_boot": 5,
-            "evaluation.robustness": {"noise": [0.0, 0.5]}, "evaluation.attack_sample": False,
+            "evaluation.robustness": {"noise": [0.0, 0.5]}, "evaluation.attack_both": False,
             "evaluation.raw_reference": False,
         },
         "methods": {"mlp": {"model.z_dim": [4, 0]}, "vib": {"model.beta": [0.01, 0.1]}},

@@ -16,7 +16,7 @@ def test_defaults_are_the_full_battery_seeded_by_the_run() -> None:
     assert all(a["init_args"]["random_state"] is None for a in options.attackers)  # null = seed_everything
     assert set(options.robustness) == {"noise", "corruption", "masking", "fgsm", "pgd"}
     assert all(len(levels) <= 4 and levels[0] == 0.0 for levels in options.robustness.values())
-    assert options.attack_sample and options.raw_reference and options.n_boot >= 200
+    assert options.attack_both and options.raw_reference and options.n_boot >= 200
 
 
 def test_run_parser_records_the_section_and_accepts_overrides() -> None:

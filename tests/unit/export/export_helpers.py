@@ -49,7 +49,7 @@ def make_encoder(input_dim: int, deterministic: bool = False, seed: int = 0) -> 
     return encoder.eval()
 
 
-def export_tiny(folder: Path, deterministic: bool = False, formats: str | None = None, **kwargs):
+def export_tiny(folder: Path, deterministic: bool = False, formats: str | None = None, release: str = "mean", **kwargs):
     from privib.export.exporters import export_encoder
 
     frame = make_frame(400)
@@ -57,7 +57,7 @@ def export_tiny(folder: Path, deterministic: bool = False, formats: str | None =
     encoder = make_encoder(preprocessor.n_features, deterministic)
     result = export_encoder(
         encoder, preprocessor, folder, formats=formats, dataset="synthetic", target="label", sensitive=["sex"],
-        train_rows=len(frame), run_name="tiny-run", config={"data": {"name": "synthetic"}, "model": {"z_dim": 4}},
+        train_rows=len(frame), run_name="tiny-run", config={"data": {"name": "synthetic"}, "model": {"z_dim": 4, "release": release}},
         metrics={"task/test/acc": 0.75}, **kwargs,
     )
     return result, encoder, preprocessor

@@ -16,7 +16,7 @@ from privib.errors import DataError, ExportError, PrivibError
 from privib.export import spec
 from privib.export.encoder import EncoderInputError
 
-from export_helpers import make_frame, unique_messages
+from export_helpers import export_tiny, make_frame, unique_messages
 from export_helpers import (  # noqa: F401  (fixtures)
     tiny_export, tiny_deterministic_export, export_copy, export_log, restore_privib_logging,
 )
@@ -232,3 +232,20 @@ def test_loading_imports_no_lightning_wandb_or_training_code(tiny_export):
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("ok ")
+
+
+@pytest.mark.parametrize("release", ["mean", "sample"])
+def test_encode_returns_the_released_representation_by_default(tmp_path, release):
+    from privib import load_encoder
+
+    export_tiny(tmp_path / "export", formats="safetensors", release=release)
+    encoder = load_encoder(tmp_path / "export")
+    frame = make_frame(50, seed=3)
+    assert encoder.release == release
+    mean = encoder.encode(frame, sample=False)
+    default = encoder.encode(frame, seed=7)
+    if release == "mean":
+        np.testing.assert_array_equal(default, mean)
+    else:
+        np.testing.assert_array_equal(default, encoder.encode(frame, sample=True, seed=7))
+        assert np.abs(default - mean).mean() > 1e-3

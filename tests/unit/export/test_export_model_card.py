@@ -12,7 +12,7 @@ METADATA = {
 }
 CONFIG = {
     "data": {"val_fraction": 0.2, "sensitive_as_input": False},
-    "model": {"beta": 0.01, "adv_weight": 5.0, "adv_mode": "alternating", "adv_input": "mean"},
+    "model": {"beta": 0.01, "adv_weight": 5.0, "adv_mode": "alternating", "release": "mean"},
     "evaluation": {"attackers": [
         {"name": "logreg", "class_path": "sklearn.linear_model.LogisticRegression", "init_args": {"max_iter": 2000}},
         {"name": "hgb", "class_path": "sklearn.ensemble.HistGradientBoostingClassifier", "init_args": {"random_state": None}},
@@ -46,7 +46,7 @@ def test_card_quotes_figures_attackers_data_and_limitations():
     for expected in (
         "# Model card: adult-x", "## Intended use", "## Out-of-scope uses", "## Training data", "## Limitations",
         "24129 training rows", "`income`", "`sex` (not an input of the encoder)",
-        "| `sex` leakage: best attacker AUC on the mean of z (test) | 0.5612 [0.5503, 0.5721] |",
+        "| `sex` leakage: best attacker AUC on the released z (test) | 0.5612 [0.5503, 0.5721] |",
         "| task accuracy of the trained head (test) | 0.8312 |",
         "| robustness to noise: area under the accuracy-vs-level curve | 0.8010 |",
         "fresh attackers used: hgb, logreg", "`sklearn.ensemble.HistGradientBoostingClassifier`",
