@@ -79,7 +79,7 @@ class CompareResult:
     accuracy_key: str
     skipped: int = 0  # runs that were not finished (or not privib runs)
     sources: list[str] = field(default_factory=list)
-    leakage: str = "mean"  # which representation the leakage columns attack: the mean of q(z|x) or a sample
+    leakage: str = "released"  # which representation the leakage columns attack: released, mean or sample
 
 
 # ---------------------------------------------------------------------------- loading
@@ -206,34 +206,48 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def leakage_key(attribute: str, leakage: str = "mean") -> str:
-    """The headline leakage figure of ``attribute``: attackers of the mean of q(z|x), or of one sample z."""
-    return f"leakage/{attribute}/auc_max" if leakage == "mean" else f"leakage/{attribute}/sample/auc_max"
+LEAKAGE_CHOICES = ("released", "mean", "sample")
 
 
-def metric_columns(records: Sequence[RunRecord], accuracy_key: str = ACCURACY_KEY,
-                   leakage: str = "mean") -> tuple[list[str], list[str]]:
+def select_leakage(record: RunRecord, leakage: str = "released") -> dict[str, float]:
+    """The record's metrics with ``leakage/<attr>/auc_max`` attacking the chosen representation.
+
+    The evaluate stage's unprefixed keys attack the *released* representation (``model.release``:
+    the mean of q(z|x), the default, or one sample z); ``leakage/<attr>/<other>/auc_max`` attack
+    the other one. ``mean`` / ``sample`` pick that representation whatever the run released.
+    """
+    released = str((record.config.get("model") or {}).get("release") or "mean")
+    if leakage == "released" or leakage == released:
+        return record.metrics
+    metrics = dict(record.metrics)
+    for key in record.metrics:
+        if m := re.fullmatch(r"leakage/([^/]+)/auc_max", key):
+            metrics[key] = record.metrics.get(f"leakage/{m.group(1)}/{leakage}/auc_max", float("nan"))
+    return metrics
+
+
+def metric_columns(records: Sequence[RunRecord], accuracy_key: str = ACCURACY_KEY) -> tuple[list[str], list[str]]:
     """Metric columns present in any record, in display order, and the sensitive attributes found."""
     keys: set[str] = set()
     for record in records:
         keys.update(record.metrics)
-    pattern = r"leakage/([^/]+)/auc_max" if leakage == "mean" else r"leakage/([^/]+)/sample/auc_max"
-    attributes = sorted({m.group(1) for k in keys if (m := re.fullmatch(pattern, k))} - {"worst"})
+    attributes = sorted({m.group(1) for k in keys if (m := re.fullmatch(r"leakage/([^/]+)/auc_max", k))} - {"worst"})
     families = sorted({m.group(1) for k in keys if (m := re.fullmatch(r"robustness/([^/]+)/area", k))})
     columns = [accuracy_key]
     if PROBE_KEY != accuracy_key:
         columns.append(PROBE_KEY)
-    columns += [leakage_key(a, leakage) for a in attributes] + [WORST_KEY]
+    columns += [f"leakage/{a}/auc_max" for a in attributes] + [WORST_KEY]
     columns += [f"fairness/{a}/dp_gap" for a in attributes if any(f"fairness/{a}/dp_gap" in r.metrics for r in records)]
     columns += [f"robustness/{f}/area" for f in families]
     return columns, attributes
 
 
-def run_row(record: RunRecord, columns: Sequence[str], attributes: Sequence[str], leakage: str = "mean") -> dict[str, float]:
+def run_row(record: RunRecord, columns: Sequence[str], attributes: Sequence[str], leakage: str = "released") -> dict[str, float]:
     """The metric columns of one run (NaN when missing); the worst-case leakage is computed here."""
     nan = float("nan")
-    row = {c: float(record.metrics.get(c, nan)) for c in columns if c != WORST_KEY}
-    leaks = [row.get(leakage_key(a, leakage), nan) for a in attributes]
+    metrics = select_leakage(record, leakage)
+    row = {c: float(metrics.get(c, nan)) for c in columns if c != WORST_KEY}
+    leaks = [row.get(f"leakage/{a}/auc_max", nan) for a in attributes]
     leaks = [v for v in leaks if not math.isnan(v)]
     row[WORST_KEY] = max(leaks) if leaks else nan
     return row
@@ -241,22 +255,22 @@ def run_row(record: RunRecord, columns: Sequence[str], attributes: Sequence[str]
 
 def compare_records(
     records: Sequence[RunRecord], accuracy_key: str = ACCURACY_KEY, thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
-    skipped: int = 0, sources: Sequence[str] = (), reference_acc: float = REFERENCE_ACC, leakage: str = "mean",
+    skipped: int = 0, sources: Sequence[str] = (), reference_acc: float = REFERENCE_ACC, leakage: str = "released",
 ) -> CompareResult:
     """Group finished runs into configurations, average over seeds, compute fronts and per-method figures.
 
-    ``leakage``: ``mean`` (default) ranks runs by attackers of the mean of q(z|x), the representation an
-    exported encoder releases; ``sample`` by attackers of one sample z ~ q(z|x).
+    ``leakage``: which representation the leakage columns attack (:func:`select_leakage`): ``released``
+    (default, what each run's exported encoder hands downstream), ``mean`` or ``sample``.
     """
-    if leakage not in ("mean", "sample"):
-        raise ConfigError(f"leakage must be 'mean' or 'sample', got '{leakage}'")
+    if leakage not in LEAKAGE_CHOICES:
+        raise ConfigError(f"leakage must be one of {', '.join(LEAKAGE_CHOICES)}, got '{leakage}'")
     import numpy as np
     import pandas as pd
 
     if not records:
         raise ConfigError("no finished runs to compare: pass run or sweep folders holding finished runs "
                           f"({skipped} unfinished or unreadable run(s) skipped)")
-    columns, attributes = metric_columns(records, accuracy_key, leakage)
+    columns, attributes = metric_columns(records, accuracy_key)
     flat = [{k: _number(v) for k, v in flatten_config(r.config).items()} for r in records]
     candidate_keys = sorted({k for f in flat for k in f if not _ignored(k)})
     methods_of = [r.method for r in records]
@@ -392,8 +406,6 @@ def column_title(key: str) -> str:
         return _SHORT_NAMES[key]
     if m := re.fullmatch(r"leakage/([^/]+)/auc_max", key):
         return f"{m.group(1)} AUC"
-    if m := re.fullmatch(r"leakage/([^/]+)/sample/auc_max", key):
-        return f"{m.group(1)} AUC (sample)"
     if m := re.fullmatch(r"fairness/([^/]+)/dp_gap", key):
         return f"{m.group(1)} DP gap"
     if m := re.fullmatch(r"robustness/([^/]+)/area", key):
@@ -408,12 +420,13 @@ def _pm(mean: float, std: float) -> str:
 
 
 def table_text_rows(result: CompareResult, metrics: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the configuration table as text (mean ± std)."""
+    """Header and rows of the configuration table as text (mean ± std); the configuration as its label
+    (the keys that vary within its method; table.csv has one column per key)."""
     metrics = list(metrics or result.metrics)
-    header = ["method", *[_short(k, result.params) for k in result.params], "n", *[column_title(m) for m in metrics]]
+    header = ["method", "configuration", "n", *[column_title(m) for m in metrics]]
     rows = []
     for _, row in result.table.iterrows():
-        cells = [str(row["method"]), *[_format_value(row[k]) for k in result.params], str(row["n"])]
+        cells = [str(row["method"]), str(row["label"]), str(row["n"])]
         cells += [_pm(row[f"{m}_mean"], row[f"{m}_std"]) for m in metrics]
         rows.append(cells)
     return header, rows
@@ -459,7 +472,8 @@ def markdown_report(result: CompareResult, plot_name: str | None = "pareto.png")
         + (f"; {result.skipped} unfinished run(s) skipped" if result.skipped else "") + ".",
         "`acc`: " + ("task head accuracy on the test split" if result.accuracy_key == ACCURACY_KEY else f"`{result.accuracy_key}`")
         + "; `<attr> AUC`: leakage, best fresh attacker's test AUC on "
-        + ("the mean of q(z|x) (what an exported encoder releases)" if result.leakage == "mean" else "one sample z ~ q(z|x)")
+        + {"released": "the representation each run releases (`model.release`: the mean of q(z|x) by default)",
+           "mean": "the mean of q(z|x)", "sample": "one sample z ~ q(z|x)"}[result.leakage]
         + "; `worst AUC`: the maximum over "
         "attributes; `DP gap`: demographic-parity gap of the task predictions; `<family> area`: area under the "
         "accuracy-vs-perturbation curve.", "",
@@ -481,7 +495,7 @@ def plot_pareto(result: CompareResult, path: str | os.PathLike[str], title: str 
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(7.5, 5.2), dpi=130)
+    figure = Figure(figsize=(9.0, 5.2), dpi=130)
     FigureCanvasAgg(figure)
     ax = figure.add_subplot(1, 1, 1)
     acc_col, leak_col = result.accuracy_key, WORST_KEY
@@ -499,20 +513,20 @@ def plot_pareto(result: CompareResult, path: str | os.PathLike[str], title: str 
     for t in result.thresholds:
         ax.axvline(t, color="0.6", linestyle=":", linewidth=0.9)
     ax.axvline(0.5, color="0.3", linestyle="--", linewidth=0.9)
-    attacked = "mean of q(z|x)" if result.leakage == "mean" else "sampled z"
-    ax.set_xlabel(f"worst-case leakage AUC of the {attacked} (best fresh attacker, max over attributes)")
+    attacked = {"released": "released z", "mean": "mean of q(z|x)", "sample": "sampled z"}[result.leakage]
+    ax.set_xlabel(f"worst-case leakage AUC of the {attacked}\n(best fresh attacker, max over attributes; lower is more private)")
     ax.set_ylabel("task accuracy (test)" if acc_col == ACCURACY_KEY else acc_col)
     ax.set_title(title or "privib: privacy-utility Pareto fronts (mean ± std over seeds)", fontsize=10)
     ax.grid(alpha=0.3)
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=8, loc="lower right")
+    if ax.get_legend_handles_labels()[0]:  # outside the axes: it never hides a point
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="front of", title_fontsize=8)
     else:
         ax.text(0.5, 0.5, "no run has both accuracy and leakage figures\n(add the evaluate stage to the pipeline)",
                 transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.4")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp.png")
-    figure.savefig(tmp)
+    figure.savefig(tmp, bbox_inches="tight")
     os.replace(tmp, target)
     return target
 
@@ -617,9 +631,9 @@ def compare_parser() -> argparse.ArgumentParser:
     parser.add_argument("--group", default=None, help="with --wandb: only runs of this W&B group (e.g. a sweep name)")
     parser.add_argument("--accuracy", default=ACCURACY_KEY,
                         help=f"metric on the accuracy axis (default {ACCURACY_KEY}; e.g. {PROBE_KEY})")
-    parser.add_argument("--leakage", choices=("mean", "sample"), default="mean",
-                        help="leakage of the mean of q(z|x) (default: what an exported encoder releases) or of one "
-                        "sample z ~ q(z|x)")
+    parser.add_argument("--leakage", choices=LEAKAGE_CHOICES, default="released",
+                        help="which representation the leakage columns attack: released (default: what each run's "
+                        "exported encoder hands downstream, model.release), mean of q(z|x), or one sample z")
     parser.add_argument("--thresholds", default=",".join(f"{t:g}" for t in DEFAULT_THRESHOLDS),
                         help="leakage AUC thresholds of the per-method best accuracy (default 0.55,0.6,0.7)")
     parser.add_argument("--log-wandb", "--log_wandb", dest="log_wandb", action="store_true",

@@ -41,7 +41,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -533,11 +533,13 @@ def run_points(
     total = len(points)
     durations: list[float] = []
 
-    def finish(process: subprocess.Popen) -> None:
+    def finish(process: subprocess.Popen, interrupted: bool = False) -> None:
         point, started, before, log, handle, stamp = running.pop(process)
         handle.close()
         seconds = time.monotonic() - started
         folder, state, reason = _attempt_outcome(point, process.returncode, before, runs_dir, log)
+        if interrupted and state != "finished":
+            reason = f"interrupted with the sweep ({reason})"
         attempt = Attempt(point.id, point.run_name, process.returncode, round(seconds, 2), folder, state, reason, stamp)
         attempts.append(attempt)
         durations.append(seconds)
@@ -575,7 +577,7 @@ def run_points(
     except KeyboardInterrupt:
         _stop(list(running))
         for process in list(running):
-            finish(process)
+            finish(process, interrupted=True)
         raise
     finally:
         if in_main:
@@ -818,6 +820,46 @@ def sweep_command(argv: list[str]) -> int:
         print(spec.dir)
         return 0
     spec.dir.mkdir(parents=True, exist_ok=True)
+    lock = _acquire_lock(spec.dir)
+    try:
+        return _run_locally(spec, points, todo, done, first_config, runs_dir, no_compare=args.no_compare)
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _acquire_lock(sweep_dir: Path) -> Path:
+    """``.sweep.lock`` holding this process id; a live holder means the sweep is already running."""
+    lock = sweep_dir / ".sweep.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                pid = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                pid = 0
+            if pid and pid != os.getpid() and _alive(pid):
+                raise ConfigError(f"sweep {sweep_dir} is already running (pid {pid}): wait for it, or stop it first")
+            lock.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(str(os.getpid()))
+        return lock
+    raise ConfigError(f"could not lock sweep folder {sweep_dir}: remove {lock} if no sweep is running")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_locally(spec: SweepSpec, points: list[Point], todo: list[Point], done: set[str], first_config: dict[str, Any],
+                 runs_dir: Path, no_compare: bool) -> int:
     write_manifest(spec, points, runs_dir)
     cores = os.cpu_count() or 1
     workers = max(1, min(spec.workers or max(1, cores // spec.threads), max(1, len(todo))))
@@ -838,7 +880,7 @@ def sweep_command(argv: list[str]) -> int:
         print(f"privib sweep: interrupted; {len(rows) - len(failed)} of {len(rows)} points done. Re-run the same "
               f"command to run the rest. Summary: {summary}", file=sys.stderr, flush=True)
         raise KeyboardInterrupt()
-    if not args.no_compare and len(failed) < len(rows):
+    if not no_compare and len(failed) < len(rows):
         _compare_sweep(spec, first_config)
     if failed:
         print(f"privib sweep: {len(failed)} of {len(rows)} points did not finish (reasons in {summary}); re-run the "

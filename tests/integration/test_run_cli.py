@@ -36,7 +36,8 @@ def test_run_folder_layout_and_accuracy(finished_run):
     assert metrics["task/val/acc"] > 0.80
     assert (folder / "checkpoints" / "best.ckpt").is_file() and (folder / "checkpoints" / "last.ckpt").is_file()
     config = yaml.safe_load((folder / "config.yaml").read_text())
-    assert config["data"]["name"] == "adult" and config["model"]["beta"] == pytest.approx(1e-3)
+    assert config["data"]["name"] == "adult" and config["model"]["beta"] == pytest.approx(0.05)
+    assert config["model"]["release"] == "sample"
     assert config["trainer"]["max_epochs"] == 4 and "seed_everything" in config
     history = json.loads((folder / "history.json").read_text())
     assert [row["epoch"] for row in history] == [0, 1, 2, 3]

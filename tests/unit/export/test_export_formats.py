@@ -106,7 +106,9 @@ def test_safetensors_holds_encoder_weights_only_and_the_metadata(tiny_export):
     for key, tensor in encoder.state_dict().items():
         torch.testing.assert_close(weights[key], tensor, rtol=0, atol=0)
     assert metadata["privib_version"] == privib.__version__
-    assert metadata["config_sha256"] == spec.config_sha256({"data": {"name": "synthetic"}, "model": {"z_dim": 4}})
+    assert metadata["config_sha256"] == spec.config_sha256(
+        {"data": {"name": "synthetic"}, "model": {"z_dim": 4, "release": "mean"}})
+    assert metadata["release"] == "mean"
     assert json.loads(metadata["feature_names"]) == preprocessor.feature_names
     assert json.loads(metadata["input_columns"]) == ["age", "hours", "color", "city"]
     assert metadata["z_dim"] == "4" and metadata["input_dim"] == str(preprocessor.n_features)

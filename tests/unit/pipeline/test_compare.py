@@ -168,7 +168,7 @@ def test_outputs_csv_markdown_png(sweep_folder, tmp_path):
     table = pd.read_csv(paths["table"])
     assert len(table) == 3 and "task/test/acc_mean" in table and "task/test/acc_std" in table
     markdown = paths["markdown"].read_text()
-    assert "| method | adv_weight | n | acc |" in markdown and "±" in markdown and "![Pareto front](pareto.png)" in markdown
+    assert "| method | configuration | n | acc |" in markdown and "| vib_adv | adv_weight=10 | 3 |" in markdown and "±" in markdown and "![Pareto front](pareto.png)" in markdown
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads(paths["summary"].read_text())
     assert summary["runs"] == 8 and "vib_adv/best_acc@auc<=0.7" in summary
@@ -218,15 +218,19 @@ def test_records_from_different_sources_compare_alike():
     assert result.table.iloc[0]["label"] == "default" and result.table.iloc[0]["seeds"] == "0,1,2"
 
 
-def test_leakage_of_sampled_z_on_request(tmp_path):
-    for seed, (mean_auc, sample_auc) in enumerate([(0.9, 0.6), (0.8, 0.62)]):
-        make_run(tmp_path, "v", "vib", {}, seed, {"task/test/acc": 0.8, "leakage/sex/auc_max": mean_auc,
-                                                  "leakage/sex/sample/auc_max": sample_auc})
-    records = load_run_folders([tmp_path])[0]
-    assert compare_records(records).table.iloc[0][f"{WORST_KEY}_mean"] == pytest.approx(0.85)
-    sampled = compare_records(records, leakage="sample")
-    assert sampled.table.iloc[0][f"{WORST_KEY}_mean"] == pytest.approx(0.61)
-    assert "leakage/sex/sample/auc_max" in sampled.metrics and "leakage/sex/auc_max" not in sampled.metrics
-    assert sampled.methods.iloc[0]["best_acc@auc<=0.7"] == pytest.approx(0.8)
-    with pytest.raises(ConfigError, match="'mean' or 'sample'"):
+def test_leakage_of_the_released_mean_or_sampled_z(tmp_path):
+    # Unprefixed keys attack what the run releases (model.release); leakage/<attr>/<other>/ the other one.
+    for seed, (released, other) in enumerate([(0.9, 0.6), (0.8, 0.62)]):
+        make_run(tmp_path / "m", "v", "vib", {"release": "mean"}, seed,
+                 {"task/test/acc": 0.8, "leakage/sex/auc_max": released, "leakage/sex/sample/auc_max": other})
+        make_run(tmp_path / "s", "v", "vib", {"release": "sample"}, seed,
+                 {"task/test/acc": 0.8, "leakage/sex/auc_max": other, "leakage/sex/mean/auc_max": released})
+    for folder, released in (("m", 0.85), ("s", 0.61)):
+        records = load_run_folders([tmp_path / folder])[0]
+        assert compare_records(records).table.iloc[0][f"{WORST_KEY}_mean"] == pytest.approx(released)
+        assert compare_records(records, leakage="mean").table.iloc[0][f"{WORST_KEY}_mean"] == pytest.approx(0.85)
+        sampled = compare_records(records, leakage="sample")
+        assert sampled.table.iloc[0][f"{WORST_KEY}_mean"] == pytest.approx(0.61)
+        assert sampled.methods.iloc[0]["best_acc@auc<=0.7"] == pytest.approx(0.8)
+    with pytest.raises(ConfigError, match="released, mean, sample"):
         compare_records(records, leakage="both")

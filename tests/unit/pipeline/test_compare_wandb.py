@@ -12,7 +12,7 @@ import pytest
 
 from privib.pipeline.compare import compare_command, compare_records, load_run_folders, log_compare_to_wandb, write_outputs
 from privib.pipeline.wandb_compare import fetch_wandb_records, record_from_wandb, records_from_wandb, unwrap_config
-from test_compare import figures, make_run
+from test_compare import make_run
 
 # Shaped like `wandb.Api().runs(...)` entries of privib runs: the config privib pushed (nested sections), the
 # summary with W&B internals, media, "NaN" strings; one raw-API config with {"value": ...} wrappers, one W&B

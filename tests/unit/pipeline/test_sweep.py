@@ -236,6 +236,7 @@ def test_interrupt_stops_children_and_records_them(tmp_path, fake_run):
     timer.cancel()
     attempts = [json.loads(line) for line in (spec.dir / "attempts.jsonl").read_text().splitlines()]
     assert len(attempts) == 2 and all(a["state"] == "failed" for a in attempts)  # the third never started
+    assert all(a["reason"].startswith("interrupted with the sweep") for a in attempts)
     assert done_points(points, spec.dir / "runs") == set()
 
 
@@ -284,3 +285,20 @@ def test_dry_run_lists_points(tmp_path, capsys):
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-2] == "10 points, 0 done, 10 to run" and out[-1] == str(tmp_path / "s")
     assert not (tmp_path / "s").exists()
+
+
+def test_a_sweep_folder_runs_one_sweep_at_a_time(tmp_path):
+    import subprocess
+
+    from privib.pipeline.sweep import _acquire_lock
+
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (tmp_path / ".sweep.lock").write_text(str(holder.pid))
+        with pytest.raises(ConfigError, match=f"already running \\(pid {holder.pid}\\)"):
+            _acquire_lock(tmp_path)
+    finally:
+        holder.kill()
+        holder.wait()
+    lock = _acquire_lock(tmp_path)  # the holder is gone: a stale lock is taken over
+    assert lock.read_text() == str(os.getpid())

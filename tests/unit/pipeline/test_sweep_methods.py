@@ -21,7 +21,7 @@ def test_every_method_has_a_preset_that_names_itself():
     for method in METHODS:
         preset = yaml.safe_load((PROJECT_ROOT / "configs" / "methods" / f"{method}.yaml").read_text())
         assert preset["method"] == method
-        assert set(preset["model"]) == {"deterministic", "beta", "adv_weight", "recon_weight"}  # no leftovers
+        assert {"deterministic", "beta", "adv_weight", "recon_weight"} <= set(preset["model"])
 
 
 def test_preset_is_layered_after_configs_and_before_flags():
@@ -49,7 +49,7 @@ def test_bad_method_flags(argv, needle):
 def test_presets_resolve_to_the_documented_settings():
     expected = {
         "mlp": (True, 0.0, 0.0, 0.0), "adv": (True, 0.0, 1.0, 0.0), "vib": (False, 0.01, 0.0, 0.0),
-        "vib_adv": (False, 0.001, 1.0, 0.0), "cvib": (False, 0.001, 0.0, 1.0),
+        "vib_adv": (False, 0.05, 2.0, 0.0), "cvib": (False, 0.001, 0.0, 1.0),
     }
     for method, (deterministic, beta, adv_weight, recon_weight) in expected.items():
         _, config = parse_run_config(["--method", method])
@@ -57,6 +57,11 @@ def test_presets_resolve_to_the_documented_settings():
         assert config["method"] == method
         assert (model["deterministic"], model["beta"], model["adv_weight"], model["recon_weight"]) == (
             deterministic, beta, adv_weight, recon_weight), method
+    _, config = parse_run_config(["--method", "vib_adv"])  # privib's method is the shipped default
+    _, default = parse_run_config([])
+    assert {k: config["model"][k] for k in ("release", "adv_steps", "beta", "adv_weight", "z_dim")} == {
+        k: default["model"][k] for k in ("release", "adv_steps", "beta", "adv_weight", "z_dim")}
+    assert config["model"]["release"] == "sample" and config["model"]["adv_steps"] == 3
     _, config = parse_run_config(["--model.adv_weight", "7", "--method", "adv"])  # the user's flags win
     assert config["model"]["adv_weight"] == 7.0 and config["model"]["deterministic"] is True
 
