@@ -42,20 +42,9 @@ def _config_data_section(argv: list[str]) -> tuple[dict[str, Any] | None, list[s
     """Pull ``--config FILE`` out of ``argv``: the file's ``data`` mapping, and the other arguments."""
     import yaml
 
-    from privib.pipeline.config import resolve_project_file
+    from privib.pipeline.config import resolve_project_file, split_option
 
-    rest: list[str] = []
-    path: str | None = None
-    items = iter(argv)
-    for arg in items:
-        if arg == "--config":
-            path = next(items, None)
-            if path is None:
-                raise ConfigError("--config needs a YAML file")
-        elif arg.startswith("--config="):
-            path = arg.split("=", 1)[1]
-        else:
-            rest.append(arg)
+    path, rest = split_option(argv, "--config", "a YAML file")
     if path is None:
         return None, rest
     file = resolve_project_file(path)

@@ -101,21 +101,26 @@ def parse_run_config(argv: list[str]) -> tuple[Any, dict[str, Any]]:
     return parser, config.as_dict()
 
 
-def split_resume(argv: list[str]) -> tuple[str | None, list[str]]:
-    """Take ``--resume FOLDER`` (or ``--resume=FOLDER``) out of ``argv``."""
+def split_option(argv: list[str], option: str, needs: str) -> tuple[str | None, list[str]]:
+    """Take ``--OPTION VALUE`` (or ``--OPTION=VALUE``) out of ``argv``; ``needs`` names the value in the error."""
     rest: list[str] = []
-    resume = None
+    value = None
     items = iter(argv)
     for arg in items:
-        if arg == "--resume":
-            resume = next(items, None)
-            if resume is None:
-                raise ConfigError("--resume needs a run folder: privib run --resume runs/<run>")
-        elif arg.startswith("--resume="):
-            resume = arg.split("=", 1)[1]
+        if arg == option:
+            value = next(items, None)
+            if value is None:
+                raise ConfigError(f"{option} needs {needs}")
+        elif arg.startswith(option + "="):
+            value = arg.split("=", 1)[1]
         else:
             rest.append(arg)
-    return resume, rest
+    return value, rest
+
+
+def split_resume(argv: list[str]) -> tuple[str | None, list[str]]:
+    """Take ``--resume FOLDER`` out of ``argv``."""
+    return split_option(argv, "--resume", "a run folder: privib run --resume runs/<run>")
 
 
 def list_methods() -> list[str]:

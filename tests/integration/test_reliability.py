@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_privib
+from conftest import REPO, run_privib
 
 pytestmark = pytest.mark.slow
-QUIET = ["--trainer.enable_progress_bar", "false", "--wandb.enabled", "false"]
+LIGHT = ["--config", str(REPO / "configs" / "adult.yaml"), "--config", str(Path(__file__).with_name("light_evaluation.yaml"))]
+QUIET = [*LIGHT, "--trainer.enable_progress_bar", "false", "--wandb.enabled", "false"]
 
 
 def _folder(result: subprocess.CompletedProcess, cwd: Path) -> Path:
@@ -100,7 +101,7 @@ def test_four_concurrent_runs_get_four_complete_folders(tmp_path, adult_root):
 def test_unreachable_wandb_host_falls_back_to_offline_with_one_warning(tmp_path, adult_root):
     env = {"PRIVIB_DATA_DIR": str(adult_root), "WANDB_MODE": "online", "WANDB_API_KEY": "x" * 40,
            "WANDB_BASE_URL": "http://127.0.0.1:9"}
-    result = run_privib("run", "--trainer.enable_progress_bar", "false", "--trainer.max_epochs", "1", cwd=tmp_path,
+    result = run_privib("run", *LIGHT, "--trainer.enable_progress_bar", "false", "--trainer.max_epochs", "1", cwd=tmp_path,
                         env=env, timeout=80)
     folder = _folder(result, tmp_path)
     warnings = [line for line in result.stderr.splitlines() if "W&B" in line and "offline" in line]

@@ -10,16 +10,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import run_privib
+from conftest import REPO, run_privib
 
 pytestmark = pytest.mark.slow
+LIGHT = ["--config", str(REPO / "configs" / "adult.yaml"), "--config", str(Path(__file__).with_name("light_evaluation.yaml"))]
 SMALL = ["--trainer.max_epochs", "4", "--trainer.enable_progress_bar", "false"]
 
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, adult_root) -> tuple[Path, str]:
     work = tmp_path_factory.mktemp("run")
-    result = run_privib("run", *SMALL, cwd=work, env={"PRIVIB_DATA_DIR": str(adult_root)})
+    result = run_privib("run", *LIGHT, *SMALL, cwd=work, env={"PRIVIB_DATA_DIR": str(adult_root)})
     assert result.returncode == 0, result.stderr[-3000:]
     return work, result.stdout
 
@@ -45,7 +46,7 @@ def test_run_folder_layout_and_accuracy(finished_run):
 
 
 def test_overrides_name_runs_dir_and_two_runs_never_share_a_folder(tmp_path, adult_root):
-    args = ["run", *SMALL, "--trainer.max_epochs", "1", "--name", "tiny", "--runs_dir", "out", "--model.beta", "0.01",
+    args = ["run", *LIGHT, *SMALL, "--trainer.max_epochs", "1", "--name", "tiny", "--runs_dir", "out", "--model.beta", "0.01",
             "--data.sensitive", "sex,race", "--wandb.enabled", "false"]
     first = run_privib(*args, cwd=tmp_path, env={"PRIVIB_DATA_DIR": str(adult_root)})
     second = run_privib(*args, cwd=tmp_path, env={"PRIVIB_DATA_DIR": str(adult_root)})
@@ -78,7 +79,7 @@ def test_help_explains_every_section(tmp_path):
 
 
 def test_wandb_offline_run_records_the_full_config(tmp_path, adult_root):
-    result = run_privib("run", *SMALL, "--trainer.max_epochs", "1", "--wandb.group", "g1", "--wandb.tags", "[a,b]",
+    result = run_privib("run", *LIGHT, *SMALL, "--trainer.max_epochs", "1", "--wandb.group", "g1", "--wandb.tags", "[a,b]",
                         cwd=tmp_path, env={"PRIVIB_DATA_DIR": str(adult_root), "WANDB_MODE": "offline"})
     assert result.returncode == 0, result.stderr[-3000:]
     folder = tmp_path / result.stdout.strip().splitlines()[-1]
@@ -98,7 +99,7 @@ def test_wandb_offline_run_records_the_full_config(tmp_path, adult_root):
 
 @pytest.mark.skipif(os.cpu_count() is None or os.cpu_count() < 2, reason="DDP test needs two cores")
 def test_cpu_ddp_two_processes(tmp_path, adult_root):
-    result = run_privib("run", *SMALL, "--trainer.max_epochs", "2", "--trainer.strategy", "ddp", "--trainer.devices", "2",
+    result = run_privib("run", *LIGHT, *SMALL, "--trainer.max_epochs", "2", "--trainer.strategy", "ddp", "--trainer.devices", "2",
                         "--wandb.enabled", "false", cwd=tmp_path, env={"PRIVIB_DATA_DIR": str(adult_root)})
     assert result.returncode == 0, result.stderr[-3000:]
     folders = list((tmp_path / "runs").iterdir())
