@@ -60,6 +60,11 @@ class VIBModule(pl.LightningModule):
             each sensitive attribute: ``none``, ``mmd`` (group-vs-pool MMD^2) or ``hsic`` (normalized HSIC),
             both with median-bandwidth RBF kernels (see :mod:`privib.models.dependence`).
         dep_weight: weight of that penalty in the encoder loss.
+        select_leakage_target: when set, each validation epoch also fits two fresh attackers on half of
+            the validation split's released codes and scores them on the other half (``val/leak_auc``),
+            and logs ``val/select`` (task accuracy within the target, minus the AUC outside it; see
+            :mod:`privib.training.selection`). Select checkpoints on it with ``checkpoint.monitor
+            val/select`` and ``checkpoint.mode max``.
     """
 
     def __init__(
@@ -85,6 +90,7 @@ class VIBModule(pl.LightningModule):
         decoder_widths: list[int] = [128, 128],
         dep_penalty: Literal["none", "mmd", "hsic"] = "none",
         dep_weight: float = 0.0,
+        select_leakage_target: float | None = None,
     ) -> None:
         super().__init__()
         _check_non_negative(beta=beta, adv_weight=adv_weight, weight_decay=weight_decay)
@@ -96,6 +102,8 @@ class VIBModule(pl.LightningModule):
         if dep_penalty not in ("none", "mmd", "hsic"):
             raise ConfigError(f"model.dep_penalty must be none, mmd or hsic, got '{dep_penalty}'")
         _check_non_negative(dep_weight=dep_weight)
+        if select_leakage_target is not None and not 0.5 <= select_leakage_target <= 1.0:
+            raise ConfigError(f"model.select_leakage_target must be an AUC in [0.5, 1], got {select_leakage_target}")
         if eval_samples < 0:
             raise ConfigError(f"model.eval_samples must be >= 0, got {eval_samples}")
         self.save_hyperparameters()
@@ -116,6 +124,7 @@ class VIBModule(pl.LightningModule):
         self.h_target_bits = entropy_bits(data_spec["target_prior"])
         self.h_sensitive_bits = [entropy_bits(data_spec["sensitive_priors"][a]) for a in self.sensitive]
         self._sums: dict[str, dict[str, torch.Tensor]] = {}
+        self._val_codes: list[tuple[torch.Tensor, torch.Tensor]] = []
 
     # ----------------------------------------------------------------- objective
     def _represent(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -254,6 +263,8 @@ class VIBModule(pl.LightningModule):
         loss = task_ce + hp.beta * kl_mean - hp.adv_weight * sum(ce for ce, _ in adv)
         loss = loss + self._recon_term(split, x, s, None, mean, scale) + self._dependence_term(split, z_adv, s)
         self._accumulate(split, y.shape[0], task_ce, (probs.argmax(-1) == y).sum(), kl_mean, adv, loss)
+        if split == "val" and hp.select_leakage_target is not None:
+            self._val_codes.append((z_adv.detach(), s))
 
     # ----------------------------------------------------------------- logging
     def _accumulate(
@@ -294,10 +305,22 @@ class VIBModule(pl.LightningModule):
             metrics[f"{split}/adv/{attribute}/acc"] = total[f"adv_correct/{i}"] / n
             metrics[f"{split}/info/izs_lb_bits/{attribute}"] = max(0.0, self.h_sensitive_bits[i] - ce / LN2)
         metrics.update({f"{split}/{k}": total[k] / n for k in ("recon_nll", "pairwise_kl", "dep") if k in total})
+        if split == "val" and self._val_codes:
+            metrics.update(self._holdout_selection(metrics["val/task_acc"]))
         shown = {k: metrics.pop(k) for k in (f"{split}/task_acc", f"{split}/loss")}
         distributed = self.trainer.world_size > 1
         self.log_dict(shown, prog_bar=True, sync_dist=distributed)
         self.log_dict(metrics, sync_dist=distributed)
+
+    def _holdout_selection(self, task_acc: float) -> dict[str, float]:
+        """``val/leak_auc`` of fresh attackers on the released validation codes, and ``val/select``."""
+        from privib.training.selection import holdout_leakage_auc, selection_score
+
+        z = torch.cat([codes for codes, _ in self._val_codes]).cpu().numpy()
+        s = torch.cat([labels for _, labels in self._val_codes]).cpu().numpy()
+        self._val_codes = []
+        leak = holdout_leakage_auc(z, s, seed=self.current_epoch)
+        return {"val/leak_auc": leak, "val/select": selection_score(task_acc, leak, self.hparams.select_leakage_target)}
 
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")

@@ -124,3 +124,14 @@ def test_adversary_weight_pushes_encoder_against_adversary():
 def test_invalid_settings_raise_config_error(bad):
     with pytest.raises(ConfigError):
         VIBModule(SPEC, **bad)
+
+
+def test_validation_leakage_selection_is_logged_when_asked():
+    torch.manual_seed(0)
+    module = VIBModule(SPEC, z_dim=4, encoder_widths=[16], adversary_widths=[8], select_leakage_target=0.6)
+    logged = _fit(module).callback_metrics
+    assert 0.5 <= float(logged["val/leak_auc"]) <= 1.0
+    leak, acc = float(logged["val/leak_auc"]), float(logged["val/task_acc"])
+    assert float(logged["val/select"]) == pytest.approx(acc if leak <= 0.6 else -leak)
+    with pytest.raises(ConfigError):
+        VIBModule(SPEC, select_leakage_target=0.3)
