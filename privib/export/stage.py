@@ -15,11 +15,13 @@ log = logging.getLogger("privib.export")
 
 @stage("export")
 def export_stage(ctx: RunContext) -> dict[str, float]:
-    """Export every format (safetensors, onnx, pt2) of the best checkpoint; returns ``export/*`` figures."""
+    """Export every format (safetensors, onnx, pt2) of the best checkpoint; returns ``export/*`` figures
+    (parity errors, W&B artifact) and ``time/export/*`` durations."""
     from privib.export.run import export_run, log_export_artifact
 
     result = export_run(ctx.folder.path, checkpoint=ctx.best_checkpoint(), datamodule=ctx.datamodule())
-    metrics = dict(result.metrics)
+    # Durations go to timings.json (time/ keys), so metrics.json stays identical across identical runs.
+    metrics = {(f"time/{k}" if k.endswith("/seconds") else k): v for k, v in result.metrics.items()}
     if ctx.logger is not None:
         try:
             log_export_artifact(ctx.logger.experiment, result, aliases=("latest", "best"))

@@ -38,12 +38,9 @@ class NonFiniteGuard(pl.Callback):
     @staticmethod
     def _fail(trainer: pl.Trainer, pl_module: pl.LightningModule, what: str) -> None:
         hp = pl_module.hparams
-        callback = trainer.checkpoint_callback
-        last = Path(callback.dirpath) / "last.ckpt" if callback is not None and callback.dirpath else None
-        kept = (
-            f"the last good checkpoint is kept in {last}" if last is not None and last.is_file()
-            else "no epoch had finished, so no checkpoint was written"
-        )
+        lasts = [Path(c.dirpath) / "last.ckpt" for c in trainer.checkpoint_callbacks if getattr(c, "dirpath", None)]
+        kept = next((f"the last good checkpoint is kept in {last}" for last in lasts if last.is_file()),
+                    "no epoch had finished, so no checkpoint was written")
         raise TrainingDiverged(
             f"non-finite {what} at epoch {trainer.current_epoch}, step {trainer.global_step}: lower model.lr "
             f"(now {hp.get('lr')}), model.beta (now {hp.get('beta')}) or model.adv_weight (now {hp.get('adv_weight')}), "

@@ -16,9 +16,10 @@ def pipeline_file(folder: Path, stages: tuple[str, ...] = STAGES) -> Path:
     return path
 
 
-def synthetic_args(options: dict[str, Any], epochs: int = 2) -> list[str]:
+def synthetic_args(options: dict[str, Any], epochs: int = 2, release: str = "mean") -> list[str]:
+    """Arguments for the synthetic dataset; ``release`` is pinned so each test knows which keys are unprefixed."""
     return ["--data.name", "synthetic", "--data.sensitive", "s", "--data.options", json.dumps(options),
-            "--trainer.max_epochs", str(epochs)]
+            "--trainer.max_epochs", str(epochs), "--model.release", release]
 
 
 def train_run(work: Path, *args: str, stages: tuple[str, ...] = STAGES, name: str = "t") -> Path:

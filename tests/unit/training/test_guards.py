@@ -16,7 +16,7 @@ from privib.training.guards import AdversaryMonitor, NonFiniteGuard, RandomState
 
 def _trainer(metrics: dict[str, float], epoch: int = 0) -> SimpleNamespace:
     return SimpleNamespace(callback_metrics={k: torch.tensor(v) for k, v in metrics.items()}, current_epoch=epoch,
-                           global_step=7, checkpoint_callback=None)
+                           global_step=7, checkpoint_callbacks=[])
 
 
 def test_non_finite_gradient_stops_before_the_step():
