@@ -91,7 +91,7 @@ def test_wandb_offline_run_records_the_full_config(tmp_path, adult_root):
     record = json.loads(inspected.stdout)
     assert record["name"] == folder.name and record["tags"] == ["a", "b"] and record["project"] == "privib"
     config = record["config"]
-    assert config["data"]["name"] == "adult" and config["model"]["adv_weight"] == 1
+    assert config["data"]["name"] == "adult" and config["model"]["adv_weight"] == 2
     assert config["trainer"]["max_epochs"] == 1 and config["wandb"]["group"] == "g1"
     assert "data_spec" not in config, "only the resolved run config is pushed, not module internals"
     assert record["summary"]["task/test/acc"] > 0.5
