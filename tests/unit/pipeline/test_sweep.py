@@ -229,11 +229,16 @@ def test_interrupt_stops_children_and_records_them(tmp_path, fake_run):
     spec = load_sweep_spec(write_spec(tmp_path), grid=["model.beta=0.01,0.02,0.03"], seeds="0", methods="vib",
                            directory=str(tmp_path / "sweep"))
     points = expand_points(spec)
+    # A shell that starts a job in the background makes it ignore SIGINT; Ctrl-C must raise here regardless.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(2.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        _run(spec, points, fake_run, workers=2, env={"FAKE_SLEEP": "60"})
-    timer.cancel()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            _run(spec, points, fake_run, workers=2, env={"FAKE_SLEEP": "60"})
+    finally:
+        timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     attempts = [json.loads(line) for line in (spec.dir / "attempts.jsonl").read_text().splitlines()]
     assert len(attempts) == 2 and all(a["state"] == "failed" for a in attempts)  # the third never started
     assert all(a["reason"].startswith("interrupted with the sweep") for a in attempts)
