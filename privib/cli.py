@@ -27,15 +27,18 @@ def run_command(argv: list[str]) -> int:
     """
     from privib.errors import ConfigError
     from privib.pipeline.config import parse_run_config, split_resume
-    from privib.pipeline.runner import resume_run, run_pipeline
 
     resume, rest = split_resume(argv)
     if resume is not None:
         if rest:
             raise ConfigError(f"--resume continues a run with its saved config.yaml: drop the other options {rest}")
+        from privib.pipeline.runner import resume_run
+
         folder = resume_run(resume)
     else:
-        _, config = parse_run_config(argv)
+        _, config = parse_run_config(argv)  # `--help` prints and exits here, before torch is imported
+        from privib.pipeline.runner import run_pipeline
+
         folder = run_pipeline(config)
     if folder is not None:
         print(folder, flush=True)

@@ -14,7 +14,9 @@ out. Attackers (leakage) and probes (task) share this one spec format and fittin
 from __future__ import annotations
 
 import importlib
+import os
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -35,6 +37,8 @@ __all__ = [
     "build_estimators",
     "resolve_estimators",
     "fit_predict_proba",
+    "fit_one",
+    "FitPool",
     "as_feature_matrix",
 ]
 
@@ -178,6 +182,83 @@ def resolve_estimators(
     return build_estimators(estimators, random_state)
 
 
+def fit_one(
+    estimator: BaseEstimator,
+    x_train: NDArray,
+    y_train: NDArray,
+    x_test: NDArray,
+    threads_per_job: int | None = 1,
+) -> tuple[BaseEstimator, NDArray, float]:
+    """Fit a clone of ``estimator``; return it, its test probabilities and the seconds it took.
+
+    A module-level function so that worker processes can run it (see :class:`FitPool`).
+    """
+    started = time.perf_counter()
+    with threadpool_limits(limits=threads_per_job):
+        est = clone(estimator).fit(x_train, y_train)
+        proba = est.predict_proba(x_test)
+    return est, proba, time.perf_counter() - started
+
+
+class FitPool:
+    """Run independent :func:`fit_one` jobs, in this process or in ``n_jobs`` worker processes.
+
+    ``submit`` returns a handle whose ``result()`` is ``(fitted estimator, test probabilities,
+    seconds)``. With ``n_jobs`` 1 a job runs when its result is first asked for, in this
+    process; otherwise jobs start at once, in submission order, on a reusable pool of
+    worker processes (joblib's loky backend, the one ``joblib.Parallel`` uses), so this
+    process can do other work (the robustness curves) while they run. Every fit is seeded
+    and single-threaded, so results do not depend on ``n_jobs``. ``n_jobs`` -1 means one
+    worker per CPU core.
+    """
+
+    def __init__(self, n_jobs: int = 1, threads_per_job: int | None = 1) -> None:
+        if n_jobs == -1:
+            n_jobs = _cpu_count()
+        if n_jobs < 1:
+            raise ValueError(f"n_jobs must be >= 1 or -1, got {n_jobs}")
+        self.n_jobs = n_jobs
+        self.threads_per_job = threads_per_job
+        self._executor: Any = None
+        self._futures: list[Any] = []
+        if n_jobs > 1:
+            from joblib.externals.loky import get_reusable_executor
+
+            self._executor = get_reusable_executor(max_workers=n_jobs)
+
+    def submit(self, estimator: BaseEstimator, x_train: NDArray, y_train: NDArray, x_test: NDArray) -> "_Job":
+        args = (estimator, x_train, y_train, x_test, self.threads_per_job)
+        if self._executor is None:
+            return _Job(args)
+        future = self._executor.submit(fit_one, *args)
+        self._futures.append(future)
+        return _Job(args, future)
+
+    def cancel_pending(self) -> None:
+        """Cancel the jobs not started yet (after an error, their results are not needed)."""
+        for future in self._futures:
+            future.cancel()
+        self._futures.clear()
+
+
+class _Job:
+    def __init__(self, args: tuple[Any, ...], future: Any = None) -> None:
+        self._args, self._future, self._result = args, future, None
+
+    def result(self) -> tuple[BaseEstimator, NDArray, float]:
+        if self._result is None:
+            self._result = self._future.result() if self._future is not None else fit_one(*self._args)
+            self._args = ()  # drop the references to the data
+        return self._result
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def fit_predict_proba(
     estimators: Mapping[str, BaseEstimator],
     x_train: ArrayLike,
@@ -189,26 +270,15 @@ def fit_predict_proba(
     """Fit a clone of each estimator on the training data; return it with its test probabilities.
 
     The estimators are independent, so with ``n_jobs`` > 1 they are fitted in parallel
-    processes (joblib); the default fits them one after the other. BLAS/OpenMP threads
+    processes (see :class:`FitPool`); the default fits them one after the other. BLAS/OpenMP threads
     inside each fit are capped at ``threads_per_job`` (None: library default) because
     the MLPs multiply small matrices, where extra threads only add overhead: on two
     shared cores the default battery took 30-60 s with default threads and 3 s with one.
     """
     xtr, xte, ytr = np.asarray(x_train), np.asarray(x_test), np.asarray(y_train)
-    names = list(estimators)
-
-    def one(name: str) -> tuple[BaseEstimator, NDArray]:
-        with threadpool_limits(limits=threads_per_job):
-            est = clone(estimators[name]).fit(xtr, ytr)
-            return est, est.predict_proba(xte)
-
-    if n_jobs == 1 or len(names) == 1:
-        results = [one(n) for n in names]
-    else:
-        from joblib import Parallel, delayed
-
-        results = Parallel(n_jobs=n_jobs)(delayed(one)(n) for n in names)
-    return dict(zip(names, results))
+    pool = FitPool(n_jobs if len(estimators) > 1 else 1, threads_per_job)
+    jobs = {name: pool.submit(est, xtr, ytr, xte) for name, est in estimators.items()}
+    return {name: job.result()[:2] for name, job in jobs.items()}
 
 
 def as_feature_matrix(z: ArrayLike, what: str) -> NDArray:

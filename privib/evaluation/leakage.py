@@ -25,7 +25,7 @@ from privib.evaluation.attackers import (
     resolve_estimators,
 )
 
-__all__ = ["AttackResult", "attack", "fitted_auc_max"]
+__all__ = ["AttackResult", "attack", "attack_metrics", "check_attack_inputs", "fitted_auc_max"]
 
 
 @dataclass
@@ -66,6 +66,20 @@ def attack(
     fits attackers in parallel processes; ``threads_per_job`` caps BLAS/OpenMP threads
     per fit (see :func:`privib.evaluation.attackers.fit_predict_proba`).
     """
+    ztr, str_, zte, ste = check_attack_inputs(z_train, s_train, z_test, s_test)
+    estimators = resolve_estimators(
+        default_attackers(random_state) if attackers is None else attackers, random_state
+    )
+    fitted_probas = fit_predict_proba(
+        estimators, ztr, str_, zte, n_jobs=n_jobs, threads_per_job=threads_per_job
+    )
+    return attack_metrics(fitted_probas, str_, ste, n_boot=n_boot, random_state=random_state)
+
+
+def check_attack_inputs(
+    z_train: ArrayLike, s_train: ArrayLike, z_test: ArrayLike, s_test: ArrayLike
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Validate and convert the inputs of :func:`attack`: float64 features, 1-D labels."""
     ztr, zte = as_feature_matrix(z_train, "z_train"), as_feature_matrix(z_test, "z_test")
     str_, ste = np.asarray(s_train).ravel(), np.asarray(s_test).ravel()
     if ztr.shape[0] != str_.shape[0] or zte.shape[0] != ste.shape[0]:
@@ -76,13 +90,23 @@ def attack(
         raise DataError(
             "the sensitive attribute takes a single value in the training split; leakage is undefined"
         )
-    estimators = resolve_estimators(
-        default_attackers(random_state) if attackers is None else attackers, random_state
-    )
-    fitted_probas = fit_predict_proba(
-        estimators, ztr, str_, zte, n_jobs=n_jobs, threads_per_job=threads_per_job
-    )
+    return ztr, str_, zte, ste
 
+
+def attack_metrics(
+    fitted_probas: Mapping[str, tuple[BaseEstimator, ArrayLike]],
+    s_train: ArrayLike,
+    s_test: ArrayLike,
+    n_boot: int = 200,
+    random_state: int = 0,
+) -> AttackResult:
+    """The :func:`attack` figures from attackers already fitted: ``{name: (estimator, test probabilities)}``.
+
+    ``s_train`` gives the majority baseline, ``s_test`` is what the probabilities are scored
+    against. :func:`attack` is this applied to freshly fitted attackers; the evaluation stage
+    calls it directly when it fits the attackers itself (in parallel, with the probes).
+    """
+    str_, ste = np.asarray(s_train).ravel(), np.asarray(s_test).ravel()
     out: dict[str, float] = {}
     fitted: dict[str, BaseEstimator] = {}
     ces: list[float] = []

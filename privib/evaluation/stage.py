@@ -11,6 +11,12 @@ draw z ~ q(z|x) per row), the one an exported encoder's ``encode`` returns;
 ``leakage/<attr>/<other>/...`` attack the other one (``sample`` or ``mean``). For a
 deterministic encoder the two coincide and the other keys copy the released ones.
 Robustness leakage rescoring uses the attackers fitted on clean released train codes.
+
+Cost: every attacker and probe is an independent, seeded, single-threaded fit, run in
+``evaluation.n_jobs`` worker processes (1: here, one after the other) while this process
+draws the robustness curves; the figures do not depend on ``n_jobs``. The raw reference
+depends only on the data, the options and the seed, and is read from a content-addressed
+cache after its first computation (:mod:`privib.evaluation.cache`).
 """
 from __future__ import annotations
 
@@ -68,8 +74,10 @@ def check_evaluation_config(config: dict[str, Any]) -> EvaluationOptions:
             raise ConfigError(f"evaluation.robustness: {exc}") from exc
     for name in ("n_boot", "pgd_steps", "k_samples", "n_jobs"):
         value = getattr(options, name)
+        if name == "n_jobs" and value == -1:  # one worker process per CPU core
+            continue
         if not isinstance(value, int) or value < 1:
-            raise ConfigError(f"evaluation.{name} must be an integer >= 1, got {value!r}")
+            raise ConfigError(f"evaluation.{name} must be an integer >= 1{' (or -1: one per core)' if name == 'n_jobs' else ''}, got {value!r}")
     step = options.pgd_step_size
     if step is not None and not (np.isfinite(step) and step >= 0):
         raise ConfigError(f"evaluation.pgd_step_size must be null or a finite number >= 0, got {step}")
@@ -93,7 +101,10 @@ class _Timer:
         self._start = time.perf_counter()
 
     def __exit__(self, *exc: Any) -> None:
-        self.parts[self._name] = self.parts.get(self._name, 0.0) + time.perf_counter() - self._start
+        self.add(self._name, time.perf_counter() - self._start)
+
+    def add(self, name: str, seconds: float) -> None:
+        self.parts[name] = self.parts.get(name, 0.0) + seconds
 
 
 def head_probabilities(module: Any, datamodule: Any, seed: int) -> dict[str, np.ndarray]:
@@ -109,9 +120,8 @@ def head_probabilities(module: Any, datamodule: Any, seed: int) -> dict[str, np.
 def evaluate_stage(ctx: RunContext) -> dict[str, float]:
     """Every evaluation figure of the best checkpoint on the test split (see the module docstring)."""
     from privib.evaluation import metrics as M
-    from privib.evaluation.leakage import attack
+    from privib.evaluation.attackers import FitPool
     from privib.evaluation.robustness import encode
-    from privib.evaluation.task_probes import probe
     from privib.training.checkpoint import load_module
 
     timer = _Timer()
@@ -155,45 +165,17 @@ def evaluate_stage(ctx: RunContext) -> dict[str, float]:
                 gaps = M.fairness_gaps(pred_test, y_test, test.s[:, i].numpy())
                 out.update({f"fairness/{attribute}/{k}": v for k, v in gaps.items()})
 
-    common = {"random_state": seed, "n_jobs": options.n_jobs}
-    with timer("probes"):
-        for k, v in probe(z_train, y_train, z_test, y_test, options.probes, **common).items():
-            out[f"task/probe/{k}"] = v
-
-    fitted: dict[str, dict[str, Any]] = {}
-    with timer("leakage"):
-        for i, attribute in enumerate(spec.sensitive):
-            s_train, s_test = train.s[:, i].numpy(), test.s[:, i].numpy()
-            result = attack(z_train, s_train, z_test, s_test, options.attackers, n_boot=options.n_boot, **common)
-            fitted[attribute] = result.fitted
-            out.update({f"leakage/{attribute}/{k}": v for k, v in result.metrics.items()})
-            if options.attack_both:
-                if deterministic:
-                    others = result.metrics
-                else:
-                    other_train, other_test = codes[other]
-                    others = attack(other_train, s_train, other_test, s_test, options.attackers,
-                                    n_boot=options.n_boot, **common).metrics
-                out.update({f"leakage/{attribute}/{other}/{k}": v for k, v in others.items()})
-
-    if options.raw_reference:
-        with timer("raw_reference"):
-            x_train, x_test = train.x.numpy(), test.x.numpy()
-            raw_probe = probe(x_train, y_train, x_test, y_test, options.probes, **common)
-            out.update({f"task/probe/raw/{k}": v for k, v in raw_probe.items() if k != "acc_max"})
-            out["task/probe/raw_acc_max"] = raw_probe["acc_max"]
-            for i, attribute in enumerate(spec.sensitive):
-                raw = attack(x_train, train.s[:, i].numpy(), x_test, test.s[:, i].numpy(), options.attackers,
-                             n_boot=options.n_boot, **common).metrics
-                for k, v in raw.items():
-                    if k in ("auc_max", "auc_max_lo", "auc_max_hi", "acc_max", "bacc_max", "mi_bits_lb"):
-                        out[f"leakage/{attribute}/raw_{k}"] = v
-                    elif k.endswith("/auc"):
-                        out[f"leakage/{attribute}/raw/{k}"] = v
-
-    if options.robustness:
-        with timer("robustness"):
-            out.update(_robustness(module, datamodule, options, seed, mean_test, test_probs, fitted, out, release))
+    # Every fresh classifier (attackers on the released and the other representation, probes, the raw
+    # reference) is an independent, seeded, single-threaded fit: all of them are submitted at once to a
+    # pool of `n_jobs` processes (1: run here, one after the other), released attackers first, because
+    # the robustness curves, computed in this process meanwhile, rescore them on perturbed inputs.
+    pool = FitPool(options.n_jobs)
+    try:
+        out.update(_audit(pool, options, seed, spec, train, test, codes, release, other, deterministic, timer,
+                          lambda fitted, clean: _robustness(module, datamodule, options, seed, mean_test, test_probs,
+                                                            fitted, clean, release)))
+    finally:
+        pool.cancel_pending()
 
     out.update(_info_plane(ctx, spec.sensitive))
     # time/* keys go to timings.json (the runner records the stage total as stage/evaluate_s).
@@ -202,6 +184,122 @@ def evaluate_stage(ctx: RunContext) -> dict[str, float]:
 
 
 evaluate_stage.check_config = check_evaluation_config  # type: ignore[attr-defined]  # run before training
+
+
+RAW_KEYS = ("auc_max", "auc_max_lo", "auc_max_hi", "acc_max", "bacc_max", "mi_bits_lb")
+
+
+def _audit(
+    pool: Any,
+    options: EvaluationOptions,
+    seed: int,
+    spec: Any,
+    train: Any,
+    test: Any,
+    codes: dict[str, tuple[np.ndarray, np.ndarray]],
+    release: str,
+    other: str,
+    deterministic: bool,
+    timer: _Timer,
+    robustness: Any,
+) -> dict[str, float]:
+    """Probes, leakage (released and other representation), raw reference and robustness figures."""
+    from privib.evaluation import cache
+    from privib.evaluation import metrics as M
+    from privib.evaluation.attackers import as_feature_matrix, resolve_estimators
+    from privib.evaluation.leakage import attack_metrics, check_attack_inputs
+
+    attributes = list(spec.sensitive)
+    y_train, y_test = train.y.numpy(), test.y.numpy()
+    s_train, s_test = train.s.numpy(), test.s.numpy()
+    (z_train, z_test), (o_train, o_test) = codes[release], codes[other]
+    attackers = resolve_estimators(options.attackers, seed)
+    probes = resolve_estimators(options.probes, seed)
+
+    def submit(estimators: dict[str, Any], x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray) -> dict[str, Any]:
+        return {name: pool.submit(est, x_tr, y_tr, x_te) for name, est in estimators.items()}
+
+    def attack_jobs(x_tr: Any, x_te: Any) -> dict[str, tuple[dict[str, Any], np.ndarray, np.ndarray]]:
+        jobs = {}
+        for i, attribute in enumerate(attributes):
+            xtr, str_, xte, ste = check_attack_inputs(x_tr, s_train[:, i], x_te, s_test[:, i])
+            jobs[attribute] = (submit(attackers, xtr, str_, xte), str_, ste)
+        return jobs
+
+    def probe_jobs(x_tr: Any, x_te: Any) -> dict[str, Any]:
+        xtr, xte = as_feature_matrix(x_tr, "z_train"), as_feature_matrix(x_te, "z_test")
+        if xtr.shape[0] != y_train.shape[0] or xte.shape[0] != y_test.shape[0]:
+            raise ValueError("z and y must have the same number of rows in each split")
+        return submit(probes, xtr, y_train, xte)
+
+    def collect(jobs: dict[str, Any], part: str) -> dict[str, tuple[Any, np.ndarray]]:
+        results = {name: job.result() for name, job in jobs.items()}
+        timer.add(part, sum(seconds for _, _, seconds in results.values()))
+        return {name: (est, proba) for name, (est, proba, _) in results.items()}
+
+    def scored_attack(jobs: tuple[dict[str, Any], np.ndarray, np.ndarray], part: str) -> Any:
+        fitted, str_, ste = jobs
+        results = collect(fitted, part)
+        with timer(part):
+            return attack_metrics(results, str_, ste, n_boot=options.n_boot, random_state=seed)
+
+    def scored_probe(jobs: dict[str, Any], part: str) -> dict[str, float]:
+        figures = {f"{name}/acc": M.accuracy(y_test, M.predict_from_proba(proba, est.classes_))
+                   for name, (est, proba) in collect(jobs, part).items()}
+        figures["acc_max"] = max(figures.values())  # as privib.evaluation.task_probes.probe
+        return figures
+
+    # Submit everything, in the order the results are needed.
+    released_jobs = attack_jobs(z_train, z_test)
+    other_jobs = attack_jobs(o_train, o_test) if options.attack_both and not deterministic else None
+    probes_jobs = probe_jobs(z_train, z_test)
+    raw_cached, raw_key, raw_jobs = None, None, None
+    if options.raw_reference:
+        with timer("raw_reference"):
+            x_train, x_test = train.x.numpy(), test.x.numpy()
+            raw_settings = {"attributes": attributes, "attackers": options.attackers, "probes": options.probes,
+                            "n_boot": options.n_boot, "seed": seed}
+            raw_key = cache.cache_key("raw_reference", {"x_train": x_train, "y_train": y_train, "s_train": s_train,
+                                                        "x_test": x_test, "y_test": y_test, "s_test": s_test},
+                                      raw_settings)
+            raw_cached = cache.read_cached("raw_reference", raw_key)
+        if raw_cached is None:
+            raw_jobs = (probe_jobs(x_train, x_test), attack_jobs(x_train, x_test))
+
+    out: dict[str, float] = {}
+    fitted: dict[str, dict[str, Any]] = {}
+    released: dict[str, dict[str, float]] = {}
+    for attribute in attributes:
+        result = scored_attack(released_jobs[attribute], "leakage")
+        fitted[attribute], released[attribute] = result.fitted, result.metrics
+        out.update({f"leakage/{attribute}/{k}": v for k, v in result.metrics.items()})
+    if options.robustness:  # here, while the pool fits the rest
+        with timer("robustness"):
+            robust = robustness(fitted, out)
+    if options.attack_both:  # for a deterministic encoder the two representations coincide
+        for attribute in attributes:
+            others = released[attribute] if other_jobs is None else scored_attack(other_jobs[attribute], "leakage").metrics
+            out.update({f"leakage/{attribute}/{other}/{k}": v for k, v in others.items()})
+    out.update({f"task/probe/{k}": v for k, v in scored_probe(probes_jobs, "probes").items()})
+    if options.raw_reference:
+        if raw_cached is None:
+            raw = {}
+            raw_probe = scored_probe(raw_jobs[0], "raw_reference")
+            raw.update({f"task/probe/raw/{k}": v for k, v in raw_probe.items() if k != "acc_max"})
+            raw["task/probe/raw_acc_max"] = raw_probe["acc_max"]
+            for attribute in attributes:
+                for k, v in scored_attack(raw_jobs[1][attribute], "raw_reference").metrics.items():
+                    if k in RAW_KEYS:
+                        raw[f"leakage/{attribute}/raw_{k}"] = v
+                    elif k.endswith("/auc"):
+                        raw[f"leakage/{attribute}/raw/{k}"] = v
+            with timer("raw_reference"):
+                cache.write_cached("raw_reference", raw_key, raw, {**raw_settings, "rows": [len(y_train), len(y_test)]})
+        out.update(raw if raw_cached is None else raw_cached)
+        out["time/evaluate/raw_reference_cache_hit"] = float(raw_cached is not None)
+    if options.robustness:
+        out.update(robust)
+    return out
 
 
 def _robustness(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -88,9 +89,14 @@ def parse_run_config(argv: list[str]) -> tuple[Any, dict[str, Any]]:
     argv = _resolve_config_paths(apply_method_preset(with_default_config(argv)))
     for path in _config_paths(argv):
         check_yaml_file(path)
+    help_file = _help_cache_file(argv)
+    if help_file is not None and help_file.is_file():  # `--help`, answered before: skip Lightning's 2 s import
+        sys.stdout.write(help_file.read_text(encoding="utf-8"))
+        sys.stdout.flush()
+        raise SystemExit(0)
     parser = build_run_parser()
     try:
-        namespace = parser.parse_args(argv)
+        namespace = parser.parse_args(argv) if help_file is None else _parse_keeping_help(parser, argv, help_file)
     except ArgumentError as exc:
         raise ConfigError(one_line(str(exc))) from exc
     except (OSError, ValueError) as exc:
@@ -99,6 +105,67 @@ def parse_run_config(argv: list[str]) -> tuple[Any, dict[str, Any]]:
     config.pop("config", None)
     config.pop("resume", None)
     return parser, config.as_dict()
+
+
+def _help_cache_file(argv: list[str]) -> Path | None:
+    """Where the output of this ``privib run ... --help`` is kept; None without ``-h`` / ``--help``.
+
+    Building the help imports pytorch_lightning (about 2 s, more than torch itself) to read the
+    Trainer's signature. The text depends only on the command line, the config files it names,
+    the terminal width, and the installed code, so it is stored once under the privib cache dir
+    (``$PRIVIB_CACHE_DIR``, else ``~/.cache/privib``) keyed by a sha256 of all of those, and
+    printed from there afterwards. ``PRIVIB_CACHE=0`` turns it off (as it does the evaluation cache).
+    """
+    if not any(arg in ("-h", "--help") for arg in argv):
+        return None
+    if os.environ.get("PRIVIB_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    import hashlib
+    import importlib.metadata
+    import json
+    import shutil
+
+    from privib.data.sources import cache_dir
+
+    digest = hashlib.sha256()
+    versions = {}
+    for dist in ("pytorch-lightning", "lightning-utilities", "jsonargparse", "torch", "docstring-parser", "typeshed-client"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    digest.update(json.dumps({
+        "argv": argv, "columns": shutil.get_terminal_size().columns, "python": sys.version, "versions": versions,
+        "env": sorted((k, v) for k, v in os.environ.items() if k.startswith("JSONARGPARSE")),
+    }, sort_keys=True).encode())
+    for path in _config_paths(argv):
+        digest.update(Path(path).expanduser().read_bytes())
+    package = Path(__file__).resolve().parents[1]
+    for source in sorted(package.rglob("*.py")):  # any change to privib's code is a new key
+        digest.update(str(source.relative_to(package)).encode() + b"\0" + source.read_bytes())
+    return cache_dir() / "help" / f"run-{digest.hexdigest()[:32]}.txt"
+
+
+def _parse_keeping_help(parser: Any, argv: list[str], help_file: Path) -> Any:
+    """``parser.parse_args(argv)``; when it prints the help and exits 0, also store the text in ``help_file``."""
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            return parser.parse_args(argv)
+    except SystemExit as exc:
+        text = buffer.getvalue()
+        if exc.code in (0, None) and text:
+            from privib.io import write_text_atomic
+
+            with contextlib.suppress(OSError):  # a read-only cache only costs the next call the 2 s
+                write_text_atomic(help_file, text)
+        raise
+    finally:
+        sys.stdout.write(buffer.getvalue())
+        sys.stdout.flush()
 
 
 def split_option(argv: list[str], option: str, needs: str) -> tuple[str | None, list[str]]:
