@@ -42,18 +42,12 @@ def _config_data_section(argv: list[str]) -> tuple[dict[str, Any] | None, list[s
     """Pull ``--config FILE`` out of ``argv``: the file's ``data`` mapping, and the other arguments."""
     import yaml
 
-    from privib.pipeline.config import resolve_project_file, split_option
+    from privib.pipeline.config import load_yaml_mapping, split_option
 
     path, rest = split_option(argv, "--config", "a YAML file")
     if path is None:
         return None, rest
-    file = resolve_project_file(path)
-    try:
-        loaded = yaml.safe_load(file.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} not found: pass an existing YAML file (e.g. configs/tabular.yaml)") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {' '.join(str(exc).split())}") from exc
+    loaded = load_yaml_mapping(path, fix="pass an existing YAML file (e.g. configs/tabular.yaml)")
     data = loaded.get("data") if isinstance(loaded, dict) else None
     if not isinstance(data, dict):
         raise ConfigError(f"config file {path} has no data section: inspect reads the data section of a run config")

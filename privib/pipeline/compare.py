@@ -43,7 +43,6 @@ REFERENCE_ACC = 0.5  # ... and down to this accuracy (see dominated_area)
 IGNORED_KEYS = ("seed_everything", "name", "runs_dir", "resume", "threads", "method", "pipeline", "config", "wandb.",
                 "data.root", "trainer.enable_progress_bar", "trainer.enable_model_summary", "evaluation.n_jobs",
                 "evaluation.random_state")
-_RUN_NAME = re.compile(r"^(?P<name>.+)-\d{8}-\d{6}-[0-9a-f]+$")
 METHOD_ORDER = ("mlp", "adv", "vib", "vib_adv", "cvib")
 
 

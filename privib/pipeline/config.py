@@ -249,24 +249,30 @@ def _config_paths(argv: list[str]) -> list[str]:
     return paths + [arg.split("=", 1)[1] for arg in argv if arg.startswith("--config=")]
 
 
-def check_yaml_file(path: str) -> None:
-    """Raise a ConfigError naming ``path`` when it is missing or not a YAML mapping."""
+def load_yaml_mapping(path: str | Path, what: str = "config file", fix: str = "pass --config with an existing YAML file") -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping; every problem is a ConfigError naming ``what`` and ``path``."""
     import yaml
 
-    file = Path(path).expanduser()
+    file = resolve_project_file(path)
     if not file.is_file():
-        raise ConfigError(f"config file {path} not found: pass --config with an existing YAML file")
+        raise ConfigError(f"{what} {path} not found: {fix}")
     try:
         content = yaml.safe_load(file.read_text())
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(f"config file {path} is not valid YAML{where} ({problem}): fix the file") from exc
+        raise ConfigError(f"{what} {path} is not valid YAML{where} ({problem}): fix the file") from exc
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {path} is not UTF-8 text: pass a YAML file") from exc
+        raise ConfigError(f"{what} {path} is not UTF-8 text: pass a YAML file") from exc
     if content is not None and not isinstance(content, dict):
-        raise ConfigError(f"config file {path} must hold a mapping of sections (data:, model:, trainer: ...)")
+        raise ConfigError(f"{what} {path} must hold a mapping of sections (data:, model:, trainer: ...)")
+    return content or {}
+
+
+def check_yaml_file(path: str) -> None:
+    """Raise a ConfigError naming ``path`` when it is missing or not a YAML mapping."""
+    load_yaml_mapping(path)
 
 
 def one_line(message: str) -> str:
@@ -279,15 +285,7 @@ def one_line(message: str) -> str:
 
 def load_pipeline_stages(path: str) -> list[str]:
     """Stage names listed by a pipeline spec YAML."""
-    import yaml
-
-    spec_path = resolve_project_file(path)
-    try:
-        spec = yaml.safe_load(spec_path.read_text())
-    except FileNotFoundError as exc:
-        raise ConfigError(f"pipeline spec {path} not found: pass --pipeline with an existing YAML file") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"pipeline spec {path} is not valid YAML: {one_line(str(exc))}") from exc
+    spec = load_yaml_mapping(path, "pipeline spec", "pass --pipeline with an existing YAML file")
     stages = spec.get("stages") if isinstance(spec, dict) else None
     if not isinstance(stages, list) or not stages or not all(isinstance(s, str) for s in stages):
         raise ConfigError(f"pipeline spec {path} must hold a non-empty list 'stages' of stage names")

@@ -13,6 +13,8 @@ from privib.errors import ConfigError, PrivibError
 from privib.io import read_json, write_json_atomic, write_yaml_atomic
 
 RUN_DIR_ENV = "PRIVIB_RUN_DIR"
+# The folder name create_run_folder makes: <name>-<YYYYmmdd>-<HHMMSS>-<hex id>.
+RUN_FOLDER_NAME = re.compile(r"^(?P<name>.+)-\d{8}-\d{6}-[0-9a-f]+$")
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 STATES = ("running", "finished", "failed")
 FAILURE_FIELDS = ("reason", "epoch", "step")

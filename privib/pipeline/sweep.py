@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from privib.errors import ConfigError
+from privib.pipeline.runs import RUN_FOLDER_NAME
 
 __all__ = ["SweepSpec", "Point", "load_sweep_spec", "expand_points", "point_id", "child_argv", "validate_points",
            "run_points", "write_summary", "write_wandb_sweeps", "sweep_command", "THREAD_ENV"]
@@ -64,7 +65,6 @@ RESERVED = {
 }
 THREAD_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
               "NUMEXPR_NUM_THREADS")
-_RUN_FOLDER = re.compile(r"^(?P<name>.+)-\d{8}-\d{6}-[0-9a-f]+$")
 SUMMARY_METRICS = ("task/test/acc", "task/probe/acc_max", "leakage/worst/auc_max", "fit/epochs", "fit/best_epoch")
 
 
@@ -426,7 +426,7 @@ def scan_runs(runs_dir: Path) -> dict[str, list[tuple[Path, dict[str, Any]]]]:
     if not runs_dir.is_dir():
         return found
     for folder in sorted(runs_dir.iterdir()):
-        match = _RUN_FOLDER.match(folder.name)
+        match = RUN_FOLDER_NAME.match(folder.name)
         if not match or not folder.is_dir():
             continue
         try:
