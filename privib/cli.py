@@ -10,11 +10,12 @@ import argparse
 import logging
 import os
 import sys
+import threading
 import warnings
 import importlib
 from typing import Any, Callable
 
-from privib.errors import PrivibError
+from privib.errors import PrivibError, Terminated, printable
 
 Command = Callable[[list[str]], int]
 
@@ -26,7 +27,7 @@ def run_command(argv: list[str]) -> int:
     the config saved in that folder.
     """
     from privib.errors import ConfigError
-    from privib.pipeline.config import parse_run_config, split_resume
+    from privib.pipeline.config import command_line_modules, parse_run_config, split_resume
 
     resume, rest = split_resume(argv)
     if resume is not None:
@@ -39,7 +40,7 @@ def run_command(argv: list[str]) -> int:
         _, config = parse_run_config(argv)  # `--help` prints and exits here, before torch is imported
         from privib.pipeline.runner import run_pipeline
 
-        folder = run_pipeline(config)
+        folder = run_pipeline(config, trusted=command_line_modules(argv))
     if folder is not None:
         print(folder, flush=True)
     return 0
@@ -116,6 +117,25 @@ def _quiet_libraries() -> None:
     )
 
 
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated(signum)
+
+
+def _terminate_on_signals() -> dict[int, Any]:
+    """SIGTERM and SIGHUP unwind the command like Ctrl-C does, so every stage records its end.
+
+    Without this, SIGTERM kills the process where it stands (a run's status stays ``running``)
+    or, inside training, Lightning turns it into an exit with code 0. Installed before any
+    training starts, so Lightning keeps it instead of registering its own. Returns the previous
+    handlers, which :func:`main` puts back.
+    """
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, _raise_terminated) for signum in (signal.SIGTERM, signal.SIGHUP)}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``privib`` console script; returns the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -129,21 +149,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"privib: error: unknown command '{name}': use one of {', '.join(COMMANDS)} (privib --help)", file=sys.stderr)
         return 2
     _quiet_libraries()
+    previous = _terminate_on_signals()
     try:
         return _load_command(COMMANDS[name][0])(rest)
     except PrivibError as exc:
         if debug:
             raise
-        print(f"privib: error: {exc}", file=sys.stderr)
+        print(f"privib: error: {printable(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print("privib: interrupted", file=sys.stderr)
+        print("privib: interrupted (SIGINT)", file=sys.stderr)
         return 130
+    except Terminated as exc:
+        print(f"privib: terminated ({exc.signal_name})", file=sys.stderr)
+        return exc.exit_code
     except Exception as exc:
         if debug:
             raise
-        print(f"privib: internal error: {type(exc).__name__}: {exc} (re-run with --debug for the traceback)", file=sys.stderr)
+        print(f"privib: internal error: {type(exc).__name__}: {printable(exc)} (re-run with --debug for the traceback)",
+              file=sys.stderr)
         return 1
+    finally:
+        import signal
+
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,10 @@
 """Errors that reach the user as one line and exit code 2 (bad input, not a bug)."""
 from __future__ import annotations
 
+import re
+
+MAX_MESSAGE_CHARS = 600
+
 
 class PrivibError(Exception):
     """A problem with the user's input: the message names what is wrong and how to fix it."""
@@ -28,3 +32,30 @@ class TrainingDiverged(PrivibError):
     def __init__(self, message: str, epoch: int, step: int) -> None:
         super().__init__(message)
         self.details = {"epoch": epoch, "step": step}
+
+
+class Terminated(BaseException):
+    """The process received SIGTERM (or SIGHUP): unwind like an interrupt, mark the run, exit 128 + signal."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signum)
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+def printable(message: object, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``message`` as one printable line: control characters escaped, at most ``limit`` characters.
+
+    Every error reaches the user through this, so a column name holding a newline, or a
+    multi-megabyte value quoted by a parser, can never break or flood the one-line contract.
+    """
+    text = re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(message))
+    if len(text) > limit:
+        text = f"{text[: limit - 40]} ... [{len(text) - limit + 40:,} more characters]"
+    return text

@@ -1,4 +1,5 @@
-"""Atomic file writes: a reader never sees a half-written file, a crash never leaves one."""
+"""Atomic file writes and bounded YAML reads: a reader never sees a half-written file, a crash never
+leaves one, and a hostile YAML file (an alias bomb, a huge file) is refused before it costs memory."""
 from __future__ import annotations
 
 import json
@@ -40,6 +41,79 @@ def write_json_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
 def write_yaml_atomic(path: str | os.PathLike[str], obj: Any) -> Path:
     """Atomically write ``obj`` as block-style YAML, keys in insertion order."""
     return write_text_atomic(path, yaml.safe_dump(obj, sort_keys=False, default_flow_style=False))
+
+
+# A config, pipeline spec or run config is a few KB; these bounds leave room for any real one.
+YAML_MAX_BYTES = 1 << 20
+YAML_MAX_NODES = 100_000
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class YamlLimitError(ValueError):
+    """A YAML document is larger than a config can sensibly be (bytes, or nodes once aliases expand)."""
+
+
+def parse_yaml(text: str, max_nodes: int = YAML_MAX_NODES) -> Any:
+    """Parse one YAML document safely (plain data only), refusing alias bombs.
+
+    The node graph is composed first and its size counted with every alias expanded (each
+    node's size is computed once, so a bomb is measured without being built); only a graph of
+    at most ``max_nodes`` nodes is turned into Python objects. Uses the C loader when available.
+    Raises ``yaml.YAMLError`` for bad syntax and :class:`YamlLimitError` for an oversized document.
+    """
+    loader = _SAFE_LOADER(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        size = _expanded_size(node, max_nodes)
+        if size > max_nodes:
+            raise YamlLimitError(f"expands to more than {max_nodes:,} values (nested anchors and aliases)")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: yaml.Node, cap: int) -> int:
+    """Number of nodes in ``root`` with aliases expanded (at most ``cap + 1``); a recursive alias is refused."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        children = _children(node)
+        if children_done:
+            open_nodes.discard(id(node))
+            sizes[id(node)] = min(cap + 1, 1 + sum(sizes[id(child)] for child in children))
+            continue
+        if id(node) in sizes:
+            continue
+        if id(node) in open_nodes:
+            raise YamlLimitError("holds a recursive alias (a value that contains itself)")
+        open_nodes.add(id(node))
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
+
+
+def read_yaml(path: str | os.PathLike[str], max_bytes: int = YAML_MAX_BYTES) -> Any:
+    """Read and :func:`parse_yaml` a UTF-8 YAML file no larger than ``max_bytes`` (size checked before reading)."""
+    size = os.stat(path).st_size
+    if size > max_bytes:
+        raise YamlLimitError(f"is {size:,} bytes, more than a config can be ({max_bytes:,})")
+    with open(path, "rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise YamlLimitError(f"is more than {max_bytes:,} bytes")
+    return parse_yaml(data.decode("utf-8"))
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import inspect
+import logging
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ from privib.data.loader import IndexBatchLoader
 from privib.data.preprocessing import TabularPreprocessor
 from privib.data.registry import get_dataset
 from privib.errors import ConfigError, DataError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -231,6 +234,7 @@ class PrivibDataModule(pl.LightningDataModule):
         self.spec: DataSpec | None = None
         self.splits: dict[str, Split] = {}
         self.frames: dict[str, pd.DataFrame] = {}
+        self.warnings: list[str] = []  # what a run should record in status.json (also logged)
 
     def load_table(self) -> TabularData:
         """Read the raw tables from the registry and check the configured columns exist."""
@@ -315,7 +319,21 @@ class PrivibDataModule(pl.LightningDataModule):
             sensitive_priors={a: _prior(train.s[:, i].numpy(), len(sensitive_classes[a])) for i, a in enumerate(table.sensitive)},
             id_column=table.id_column,
         )
+        self._warn_target_proxies(train)
         self._record_notes(table)
+
+    def _warn_target_proxies(self, train: Split) -> None:
+        """Warn when a sensitive attribute is a function of the target: then hiding it means hiding the task."""
+        y = train.y.numpy()
+        for i, attribute in enumerate(self.spec.sensitive):
+            s = train.s[:, i].numpy()
+            pairs = np.unique(np.stack([y, s], axis=1), axis=0)
+            if len(np.unique(pairs[:, 0])) == len(pairs):  # every target value maps to one sensitive value
+                message = (f"sensitive attribute '{attribute}' is determined by the target '{self.spec.target}' on the "
+                           "training rows: any useful representation reveals it (leakage will equal task accuracy); "
+                           "check data.sensitive and data.target")
+                log.warning(message)
+                self.warnings.append(message)
 
     def _record_notes(self, table: TabularData) -> None:
         """Split sizes, and for datasets that declare their columns, the schema (``table.notes["schema"]``)."""

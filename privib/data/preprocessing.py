@@ -5,6 +5,8 @@ user's raw table into the exact vector it was trained on, without scikit-learn o
 """
 from __future__ import annotations
 
+import math
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -19,7 +21,27 @@ MISSING_POLICIES = ("error", "impute")
 NUMERIC_MISSING_POLICIES = ("error", "impute", "drop")
 CATEGORICAL_MISSING_POLICIES = ("error", "impute", "category", "drop")
 MISSING_TOKEN = "<missing>"
+# A fitted standardization privib writes and reads: beyond these, float32 features are all 0, inf or NaN.
+STD_RANGE = (1e-30, 1e30)
+MEAN_LIMIT = 1e30
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _TRUE_FALSE = {"true": "True", "false": "False"}
+_KINDS: dict[type, str] = {dict: "an object", list: "a list", str: "a string", float: "a number"}
+
+
+class PreprocessSpecError(DataError):
+    """One field of a preprocess spec (preprocess.json) is missing, of the wrong type or out of range."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"preprocess spec field {field} {problem}: re-export the encoder")
+        self.field = field
+        self.problem = problem
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a message never echoes a huge value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def category_strings(values: pd.Series, na_values: Iterable[str] = ()) -> pd.Series:
@@ -180,9 +202,14 @@ class TabularPreprocessor:
             finite = values[np.isfinite(values)]
             if finite.size == 0:
                 raise DataError(f"numeric column '{column}' has no finite values in the training rows: drop it or fix the file")
-            std = float(finite.std())
-            self.means[column] = float(finite.mean())
-            self.stds[column] = std if std > 0 else 1.0
+            std, mean = float(finite.std()), float(finite.mean())
+            if not (abs(mean) <= MEAN_LIMIT and std <= STD_RANGE[1]):
+                raise DataError(
+                    f"numeric column '{column}' has mean {mean:.3g} and standard deviation {std:.3g} in the training rows, "
+                    f"beyond the {MEAN_LIMIT:g} privib can standardize: rescale the column"
+                )
+            self.means[column] = mean
+            self.stds[column] = std if std >= STD_RANGE[0] else 1.0
         for column in self.categorical:
             raw = self._categories(frame, column)
             if raw.isna().all():
@@ -209,11 +236,18 @@ class TabularPreprocessor:
             if bad.any():
                 if self.numeric_policy != "impute" or np.isinf(values[bad]).any():
                     raise DataError(
-                        f"column '{column}' has {int(bad.sum())} missing or non-finite values "
+                        f"column {_short(column)} has {int(bad.sum())} missing or non-finite values "
                         f"(first at row {int(np.flatnonzero(bad)[0])}): {self._missing_fix(self.numeric_policy)}"
                     )
                 values = np.where(bad, self.means[column], values)
-            out[:, j] = (values - self.means[column]) / self.stds[column]
+            scaled = (values - self.means[column]) / self.stds[column]
+            huge = np.abs(scaled) > _FLOAT32_MAX
+            if huge.any():
+                raise DataError(
+                    f"column {_short(column)} has {int(huge.sum())} value(s) too large to encode as float32 "
+                    f"(first at row {int(np.flatnonzero(huge)[0])}): fix or drop them"
+                )
+            out[:, j] = scaled
         start = len(self.numeric)
         for column in self.categorical:
             vocab = self.vocab[column]
@@ -229,14 +263,14 @@ class TabularPreprocessor:
                     unseen_missing = missing if MISSING_TOKEN not in vocab else unseen_missing
                 else:
                     raise DataError(
-                        f"column '{column}' has {int(missing.sum())} missing values "
+                        f"column {_short(column)} has {int(missing.sum())} missing values "
                         f"(first at row {int(np.flatnonzero(missing)[0])}): {self._missing_fix(policy)}"
                     )
             codes = pd.Index(vocab, dtype=object).get_indexer(raw.to_numpy(dtype=object))
             unknown = codes < 0
             if (unknown & ~unseen_missing).any() and self.unknown_category == "error":
                 examples = sorted(set(raw[unknown & ~unseen_missing].tolist()))[:3]
-                raise DataError(f"column '{column}' has categories never seen in training: {examples}")
+                raise DataError(f"column {_short(column)} has categories never seen in training: {_short(examples)}")
             rows = np.flatnonzero(~unknown)
             out[rows, start + codes[rows]] = 1.0
             start += len(vocab)
@@ -284,7 +318,7 @@ class TabularPreprocessor:
         try:
             return pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
         except (ValueError, TypeError) as exc:
-            raise DataError(f"numeric column '{column}' holds non-numeric values ({exc}): fix the file or declare it categorical") from exc
+            raise DataError(f"numeric column {_short(column)} holds non-numeric values ({exc}): fix the file or declare it categorical") from exc
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description of everything needed to reproduce ``transform``."""
@@ -304,27 +338,88 @@ class TabularPreprocessor:
         }
 
     @classmethod
-    def from_dict(cls, spec: dict[str, Any]) -> "TabularPreprocessor":
-        """Rebuild a fitted preprocessor from :meth:`to_dict` output."""
-        try:
-            if spec.get("format_version") != FORMAT_VERSION:
-                raise DataError(f"preprocess spec format {spec.get('format_version')} is not supported (expected {FORMAT_VERSION})")
-            numeric = spec["numeric"]
-            categorical = spec["categorical"]
-            return cls(
-                numeric=list(numeric),
-                categorical=list(categorical),
-                unknown_category=spec["unknown_category"],
-                missing=spec["missing"],
-                means={c: float(v["mean"]) for c, v in numeric.items()},
-                stds={c: float(v["std"]) for c, v in numeric.items()},
-                vocab={c: [str(x) for x in v["categories"]] for c, v in categorical.items()},
-                frequencies={c: [float(x) for x in v["frequencies"]] for c, v in categorical.items()},
-                missing_numeric=spec.get("missing_numeric"),
-                missing_categorical=spec.get("missing_categorical"),
-                na_values=[str(x) for x in spec.get("na_values") or []],
-                recode={str(c): {str(k): (None if v is None else str(v)) for k, v in m.items()}
-                        for c, m in (spec.get("recode") or {}).items()},
-            )
-        except (KeyError, TypeError, AttributeError, ValueError) as exc:
-            raise DataError(f"preprocess spec is malformed (missing or wrong field {exc}): re-export the encoder") from exc
+    def from_dict(cls, spec: Any) -> "TabularPreprocessor":
+        """Rebuild a fitted preprocessor from :meth:`to_dict` output, checking every field's type and range
+        (the spec may come from a damaged or hostile export folder): PreprocessSpecError names the first bad one."""
+        _typed(spec, dict, "(the whole spec)")
+        if type(spec.get("format_version")) is not int or spec["format_version"] != FORMAT_VERSION:
+            raise PreprocessSpecError("format_version", f"is {_short(spec.get('format_version'))}, not {FORMAT_VERSION}")
+        numeric, categorical = _item(spec, "numeric", dict), _item(spec, "categorical", dict)
+        means: dict[str, float] = {}
+        stds: dict[str, float] = {}
+        for column, entry in numeric.items():
+            where = f"numeric[{_short(column)}]"
+            _typed(entry, dict, where)
+            means[column] = _number(_item(entry, "mean", float, where), f"{where}.mean", -MEAN_LIMIT, MEAN_LIMIT)
+            stds[column] = _number(_item(entry, "std", float, where), f"{where}.std", *STD_RANGE)
+        vocab: dict[str, list[str]] = {}
+        frequencies: dict[str, list[float]] = {}
+        for column, entry in categorical.items():
+            where = f"categorical[{_short(column)}]"
+            if column in numeric:
+                raise PreprocessSpecError(where, "names a column that is also numeric")
+            vocab[column], frequencies[column] = _category_entry(_typed(entry, dict, where), where)
+        policies: dict[str, Any] = {}
+        for key, allowed in (("unknown_category", UNKNOWN_POLICIES), ("missing", MISSING_POLICIES),
+                             ("missing_numeric", NUMERIC_MISSING_POLICIES), ("missing_categorical", CATEGORICAL_MISSING_POLICIES)):
+            policies[key] = _item(spec, key, str, optional=key.startswith("missing_"))
+            if policies[key] is not None and policies[key] not in allowed:
+                raise PreprocessSpecError(key, f"is {_short(policies[key])}, not one of {', '.join(allowed)}")
+        if spec.get("missing_token", MISSING_TOKEN) != MISSING_TOKEN:
+            raise PreprocessSpecError("missing_token", f"is {_short(spec['missing_token'])}, not {MISSING_TOKEN!r}")
+        na_values = [_typed(v, str, f"na_values[{i}]") for i, v in enumerate(_item(spec, "na_values", list, optional=True) or [])]
+        recode = _item(spec, "recode", dict, optional=True) or {}
+        for column, mapping in recode.items():
+            for old, new in _typed(mapping, dict, f"recode[{_short(column)}]").items():
+                _typed("" if new is None else new, str, f"recode[{_short(column)}][{_short(old)}]")
+        restored = cls(numeric=list(numeric), categorical=list(categorical), means=means, stds=stds, vocab=vocab,
+                       frequencies=frequencies, na_values=na_values, recode=recode, **policies)
+        for key in ("input_columns", "feature_names"):
+            if key in spec and spec[key] != getattr(restored, key):
+                raise PreprocessSpecError(key, "does not match the numeric and categorical entries")
+        return restored
+
+
+def _typed(value: Any, kind: type, field: str) -> Any:
+    """``value`` if it has JSON type ``kind`` (float: any number but a boolean); PreprocessSpecError otherwise."""
+    if not (isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else isinstance(value, kind)):
+        raise PreprocessSpecError(field, f"is {_short(value)}, not {_KINDS[kind]}")
+    return value
+
+
+def _item(obj: dict[str, Any], key: str, kind: type, where: str = "", optional: bool = False) -> Any:
+    """``obj[key]`` checked by :func:`_typed` (None for an absent or null optional key); ``where`` prefixes the field."""
+    field = f"{where}.{key}" if where else key
+    if key not in obj or (optional and obj[key] is None):
+        if optional:
+            return None
+        raise PreprocessSpecError(field, "is missing")
+    return _typed(obj[key], kind, field)
+
+
+def _number(value: Any, field: str, low: float, high: float) -> float:
+    """``value`` as a finite number in ``[low, high]`` (NaN, inf and ints too large for a float are refused)."""
+    try:
+        number = float(_typed(value, float, field))
+    except OverflowError:
+        number = math.inf
+    if not low <= number <= high:
+        raise PreprocessSpecError(field, f"is {_short(value)}, not a finite number in [{low:g}, {high:g}]")
+    return number
+
+
+def _category_entry(entry: dict[str, Any], where: str) -> tuple[list[str], list[float]]:
+    """Distinct category strings and one training frequency in [0, 1] each, summing to 1."""
+    categories = [_typed(v, str, f"{where}.categories[{i}]") for i, v in enumerate(_item(entry, "categories", list, where))]
+    if not categories:
+        raise PreprocessSpecError(f"{where}.categories", "is empty")
+    if len(set(categories)) != len(categories):
+        duplicate = next(v for v, count in Counter(categories).items() if count > 1)
+        raise PreprocessSpecError(f"{where}.categories", f"lists {_short(duplicate)} more than once")
+    raw = _item(entry, "frequencies", list, where)
+    if len(raw) != len(categories):
+        raise PreprocessSpecError(f"{where}.frequencies", f"has {len(raw)} entries for {len(categories)} categories")
+    numbers = [_number(v, f"{where}.frequencies[{i}]", 0.0, 1.0) for i, v in enumerate(raw)]
+    if abs(sum(numbers) - 1.0) > 1e-6:
+        raise PreprocessSpecError(f"{where}.frequencies", f"sums to {sum(numbers):.6g}, not 1")
+    return categories, numbers

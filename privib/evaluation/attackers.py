@@ -10,6 +10,11 @@ it must not contain ``/``. ``standardize`` (default False) puts a ``StandardScal
 front, in a ``Pipeline``. A mapping with a ``class_path`` inside ``init_args`` (at any
 depth, also in lists) is instantiated the same way, so a whole ``Pipeline`` can be spelled
 out. Attackers (leakage) and probes (task) share this one spec format and fitting code.
+
+A spec never runs code it was not meant to: run folders and config files are shared, so a
+``class_path`` must name a class defined in ``sklearn`` or ``privib`` (or in a module the user
+named on the command line, passed as ``trusted``), and a top-level one a scikit-learn estimator
+class. Both are checked before anything is imported or called, for nested specs too.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ import importlib
 import os
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -40,11 +45,16 @@ __all__ = [
     "fit_one",
     "FitPool",
     "as_feature_matrix",
+    "class_paths",
+    "is_trusted_module",
+    "SAFE_PACKAGES",
 ]
 
 EstimatorSpec = Mapping[str, Any]
 _SPEC_KEYS = {"class_path", "init_args", "name", "standardize"}
 _EXAMPLE = "sklearn.linear_model.LogisticRegression"
+# Packages whose classes a spec from a file (a config, a run folder) may name.
+SAFE_PACKAGES = ("sklearn", "privib")
 
 
 def default_attackers(random_state: int = 0) -> list[dict[str, Any]]:
@@ -93,13 +103,17 @@ def default_probes(random_state: int = 0) -> list[dict[str, Any]]:
     return [by_name["logreg"], {**by_name["mlp_128_64"], "name": "mlp"}, by_name["hgb"]]
 
 
-def build_estimator(spec: EstimatorSpec, random_state: int | None = None) -> tuple[str, BaseEstimator]:
+def build_estimator(
+    spec: EstimatorSpec, random_state: int | None = None, trusted: Iterable[str] = ()
+) -> tuple[str, BaseEstimator]:
     """Instantiate one spec and check it is a probabilistic classifier.
 
     Any ``random_state`` parameter left at None (also inside a pipeline) is set to
-    ``random_state`` so that results are reproducible. Raises ConfigError with one line
-    naming the spec and the fix when the spec is malformed, the class cannot be imported,
-    the arguments are rejected, or the estimator is not a classifier with predict_proba.
+    ``random_state`` so that results are reproducible. ``trusted`` names modules beyond
+    :data:`SAFE_PACKAGES` whose classes may be used (those the user named on the command line).
+    Raises ConfigError with one line naming the spec and the fix when the spec is malformed,
+    names a class outside the trusted modules, the class cannot be imported, the arguments
+    are rejected, or the estimator is not a classifier with predict_proba.
     """
     label = _label(spec)
     if not isinstance(spec, Mapping):
@@ -115,12 +129,18 @@ def build_estimator(spec: EstimatorSpec, random_state: int | None = None) -> tup
     class_path = spec.get("class_path")
     if not isinstance(class_path, str) or not class_path:
         raise ConfigError(f"estimator spec {label} needs a 'class_path' string, e.g. '{_EXAMPLE}'")
-    cls = _import_class(class_path, label)
+    trusted = tuple(trusted)
+    cls = _import_class(class_path, label, trusted)
+    if not issubclass(cls, BaseEstimator):
+        raise ConfigError(
+            f"estimator spec {label}: {class_path} is not a scikit-learn estimator; "
+            f"use a classifier such as {_EXAMPLE}"
+        )
     init_args = spec.get("init_args") or {}
     if not isinstance(init_args, Mapping):
         raise ConfigError(f"estimator spec {label}: 'init_args' must be a mapping of keyword arguments")
     try:
-        estimator = cls(**{k: _instantiate_nested(v, label) for k, v in init_args.items()})
+        estimator = cls(**{k: _instantiate_nested(v, label, trusted) for k, v in init_args.items()})
     except TypeError as exc:
         raise ConfigError(
             f"estimator spec {label}: {class_path} rejected init_args ({exc}); check the argument names"
@@ -146,14 +166,14 @@ def build_estimator(spec: EstimatorSpec, random_state: int | None = None) -> tup
 
 
 def build_estimators(
-    specs: Sequence[EstimatorSpec], random_state: int | None = None
+    specs: Sequence[EstimatorSpec], random_state: int | None = None, trusted: Iterable[str] = ()
 ) -> dict[str, BaseEstimator]:
-    """Instantiate a list of specs into ``{name: estimator}``; names must be unique."""
+    """Instantiate a list of specs into ``{name: estimator}``; names must be unique (``trusted``: see build_estimator)."""
     if isinstance(specs, Mapping) or not isinstance(specs, Sequence) or len(specs) == 0:
         raise ConfigError("estimator list must be a non-empty list of specs with 'class_path' and 'init_args'")
     out: dict[str, BaseEstimator] = {}
     for spec in specs:
-        name, est = build_estimator(spec, random_state)
+        name, est = build_estimator(spec, random_state, trusted)
         if name in out:
             raise ConfigError(f"two estimator specs are named '{name}'; give each a distinct 'name'")
         out[name] = est
@@ -163,10 +183,12 @@ def build_estimators(
 def resolve_estimators(
     estimators: Sequence[EstimatorSpec] | Mapping[str, BaseEstimator],
     random_state: int | None = None,
+    trusted: Iterable[str] = (),
 ) -> dict[str, BaseEstimator]:
     """Fresh unfitted ``{name: estimator}`` from specs or from a mapping of estimators (cloned).
 
-    In both cases ``random_state`` parameters left at None are set to ``random_state``.
+    In both cases ``random_state`` parameters left at None are set to ``random_state``;
+    ``trusted`` is as for :func:`build_estimator`.
     """
     if isinstance(estimators, Mapping):
         if not estimators:
@@ -179,7 +201,7 @@ def resolve_estimators(
                 )
             out[str(name)] = _fill_random_state(clone(est), random_state)
         return out
-    return build_estimators(estimators, random_state)
+    return build_estimators(estimators, random_state, trusted)
 
 
 def fit_one(
@@ -339,11 +361,37 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
-def _import_class(class_path: str, label: str) -> type:
+def is_trusted_module(module: str, trusted: Iterable[str] = ()) -> bool:
+    """True when ``module`` lies in :data:`SAFE_PACKAGES` or is (inside) one of the ``trusted`` modules."""
+    return any(module == root or module.startswith(root + ".") for root in (*SAFE_PACKAGES, *trusted))
+
+
+def class_paths(value: Any) -> list[str]:
+    """Every ``class_path`` string in a spec or list of specs, nested ones included."""
+    if isinstance(value, Mapping):
+        own = [value["class_path"]] if isinstance(value.get("class_path"), str) else []
+        return own + [path for item in value.values() for path in class_paths(item)]
+    if isinstance(value, (list, tuple)):
+        return [path for item in value for path in class_paths(item)]
+    return []
+
+
+def _import_class(class_path: str, label: str, trusted: Iterable[str] = ()) -> type:
+    """The class named by ``class_path``, imported only when its module is trusted, and defined there."""
     module_name, _, attr = class_path.rpartition(".")
+    trusted = tuple(trusted)
+    if not module_name:
+        raise ConfigError(
+            f"estimator spec {label}: cannot import class_path '{class_path}'; "
+            f"give the full dotted path of an installed classifier, e.g. '{_EXAMPLE}'"
+        )
+    if not is_trusted_module(module_name, trusted):
+        raise ConfigError(
+            f"estimator spec {label}: class_path '{class_path}' is outside {', '.join(SAFE_PACKAGES)}: a config file "
+            "or run folder may only name scikit-learn or privib classes (opening one must never run other code); "
+            "to use another installed classifier, name it yourself on the command line (--evaluation.attackers ...)"
+        )
     try:
-        if not module_name:
-            raise ImportError(class_path)
         obj = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError, ValueError) as exc:
         raise ConfigError(
@@ -354,25 +402,34 @@ def _import_class(class_path: str, label: str) -> type:
         raise ConfigError(
             f"estimator spec {label}: '{class_path}' is not a class; give a classifier class such as '{_EXAMPLE}'"
         )
+    if not is_trusted_module(getattr(obj, "__module__", "") or "", trusted):
+        raise ConfigError(
+            f"estimator spec {label}: '{class_path}' is {obj.__module__}.{obj.__qualname__}, re-exported from outside "
+            f"{', '.join(SAFE_PACKAGES)}: name a class defined there"
+        )
     return obj
 
 
-def _instantiate_nested(value: Any, label: str) -> Any:
-    """Instantiate nested ``{"class_path", "init_args"}`` mappings (no classifier check)."""
+def _instantiate_nested(value: Any, label: str, trusted: Iterable[str] = ()) -> Any:
+    """Instantiate nested ``{"class_path", "init_args"}`` mappings (trusted modules only; no classifier check)."""
     if isinstance(value, Mapping) and "class_path" in value:
         extra = set(value) - {"class_path", "init_args"}
         if extra:
             raise ConfigError(f"estimator spec {label}: nested spec has unknown keys {sorted(extra)}")
-        cls = _import_class(str(value["class_path"]), label)
+        cls = _import_class(str(value["class_path"]), label, trusted)
+        if cls.__module__.split(".")[0] == "privib" and not issubclass(cls, BaseEstimator):
+            raise ConfigError(f"estimator spec {label}: nested {value['class_path']} is not a scikit-learn estimator")
         args = value.get("init_args") or {}
+        if not isinstance(args, Mapping):
+            raise ConfigError(f"estimator spec {label}: nested 'init_args' must be a mapping of keyword arguments")
         try:
-            return cls(**{k: _instantiate_nested(v, label) for k, v in args.items()})
+            return cls(**{k: _instantiate_nested(v, label, trusted) for k, v in args.items()})
         except TypeError as exc:
             raise ConfigError(
                 f"estimator spec {label}: {value['class_path']} rejected init_args ({exc})"
             ) from exc
     if isinstance(value, list):
-        return [_instantiate_nested(v, label) for v in value]
+        return [_instantiate_nested(v, label, trusted) for v in value]
     if isinstance(value, tuple):
-        return tuple(_instantiate_nested(v, label) for v in value)
+        return tuple(_instantiate_nested(v, label, trusted) for v in value)
     return value

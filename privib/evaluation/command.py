@@ -50,18 +50,6 @@ def _parse(parser: Any, argv: list[str]) -> Any:
         raise ConfigError(one_line(str(exc)).replace("privib run --help", "privib evaluate --help")) from exc
 
 
-def _read_config(folder: Any) -> dict[str, Any]:
-    import yaml
-
-    try:
-        config = yaml.safe_load(folder.config_path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{folder.config_path} is not valid YAML: fix or restore it") from exc
-    if not isinstance(config, dict) or "data" not in config:
-        raise ConfigError(f"{folder.config_path} is not a privib run config (no 'data' section)")
-    return config
-
-
 def find_wandb_run_id(run_dir: Path) -> str | None:
     """The id of the latest W&B run stored under ``run_dir/wandb`` (``[offline-]run-<time>-<id>``), if any."""
     wandb_dir = run_dir / "wandb"
@@ -86,17 +74,26 @@ def resume_wandb_logger(folder: Any, config: dict[str, Any]) -> Any | None:
 
 def evaluate_command(argv: list[str]) -> int:
     """``privib evaluate RUN_FOLDER [--stages ...] [--evaluation.* ...]``."""
+    from privib.locks import FolderLock
+    from privib.pipeline.runs import RunFolder
+
+    first = _parse(_parser(None), argv)  # finds the run folder (and answers --help)
+    folder = RunFolder.open(first.run)
+    with FolderLock(folder.path, "evaluating"):  # never beside a training run, or another evaluate
+        return _evaluate_locked(folder, argv)
+
+
+def _evaluate_locked(folder: Any, argv: list[str]) -> int:
+    """The body of :func:`evaluate_command`, run while the run folder is locked."""
     import torch
 
     from privib.evaluation.stage import EVALUATION_PREFIXES, check_evaluation_config
     from privib.io import read_json, write_json_atomic
+    from privib.pipeline.config import command_line_modules
     from privib.pipeline.context import RunContext
-    from privib.pipeline.runs import RunFolder
     from privib.pipeline.stages import get_stage
 
-    first = _parse(_parser(None), argv)  # finds the run folder (and answers --help)
-    folder = RunFolder.open(first.run)
-    config = _read_config(folder)
+    config = folder.read_config()
     args = _parse(_parser(config.get("evaluation")), argv)
     if not any((folder.checkpoints / name).is_file() for name in ("best.ckpt", "last.ckpt")):
         raise ConfigError(f"run folder {folder.path} has no checkpoint (checkpoints/best.ckpt or last.ckpt): "
@@ -104,7 +101,8 @@ def evaluate_command(argv: list[str]) -> int:
     evaluation = args.evaluation.as_dict()
     changed = evaluation != config.get("evaluation")
     config["evaluation"] = evaluation
-    check_evaluation_config(config)
+    trusted = command_line_modules(argv)
+    check_evaluation_config(config, trusted)
     names = [name.strip() for name in str(args.stages).strip("[]").split(",") if name.strip()]
     if not names:
         raise ConfigError(f"--stages names no stage: pass e.g. --stages {DEFAULT_STAGES}")
@@ -117,7 +115,7 @@ def evaluate_command(argv: list[str]) -> int:
     torch.set_num_threads(threads)
 
     logger = resume_wandb_logger(folder, config)
-    context = RunContext(folder=folder, config=config, logger=logger)
+    context = RunContext(folder=folder, config=config, logger=logger, trusted_modules=trusted)
     new: dict[str, Any] = {}
     timings: dict[str, float] = {}
     flushed = False

@@ -50,11 +50,12 @@ def evaluation_options(config: dict[str, Any]) -> EvaluationOptions:
     return EvaluationOptions(**section)
 
 
-def check_evaluation_config(config: dict[str, Any]) -> EvaluationOptions:
+def check_evaluation_config(config: dict[str, Any], trusted: tuple[str, ...] = ()) -> EvaluationOptions:
     """Validate the evaluation section: attackers and probes instantiate as classifiers, levels are in range.
 
     Raises ConfigError with one line naming the bad value; called before training, so bad
-    input never costs a training run.
+    input never costs a training run. ``trusted``: modules beyond sklearn and privib that
+    attacker and probe specs may name (those the user typed on the command line).
     """
     from privib.evaluation.attackers import build_estimators
     from privib.evaluation.robustness import FAMILIES, validate_levels
@@ -62,7 +63,7 @@ def check_evaluation_config(config: dict[str, Any]) -> EvaluationOptions:
     options = evaluation_options(config)
     for name in ("attackers", "probes"):
         try:
-            build_estimators(getattr(options, name))
+            build_estimators(getattr(options, name), trusted=trusted)
         except ConfigError as exc:
             raise ConfigError(f"evaluation.{name}: {exc}") from exc
     if not isinstance(options.robustness, dict):
@@ -125,7 +126,7 @@ def evaluate_stage(ctx: RunContext) -> dict[str, float]:
     from privib.training.checkpoint import load_module
 
     timer = _Timer()
-    options = check_evaluation_config(ctx.config)
+    options = check_evaluation_config(ctx.config, ctx.trusted_modules)
     seed = int(options.random_state if options.random_state is not None else ctx.config.get("seed_everything") or 0)
     checkpoint = ctx.best_checkpoint()
     if not checkpoint.is_file():
@@ -171,7 +172,8 @@ def evaluate_stage(ctx: RunContext) -> dict[str, float]:
     # the robustness curves, computed in this process meanwhile, rescore them on perturbed inputs.
     pool = FitPool(options.n_jobs)
     try:
-        out.update(_audit(pool, options, seed, spec, train, test, codes, release, other, deterministic, timer,
+        out.update(_audit(pool, options, ctx.trusted_modules, seed, spec, train, test, codes, release, other,
+                          deterministic, timer,
                           lambda fitted, clean: _robustness(module, datamodule, options, seed, mean_test, test_probs,
                                                             fitted, clean, release)))
     finally:
@@ -192,6 +194,7 @@ RAW_KEYS = ("auc_max", "auc_max_lo", "auc_max_hi", "acc_max", "bacc_max", "mi_bi
 def _audit(
     pool: Any,
     options: EvaluationOptions,
+    trusted: tuple[str, ...],
     seed: int,
     spec: Any,
     train: Any,
@@ -213,8 +216,8 @@ def _audit(
     y_train, y_test = train.y.numpy(), test.y.numpy()
     s_train, s_test = train.s.numpy(), test.s.numpy()
     (z_train, z_test), (o_train, o_test) = codes[release], codes[other]
-    attackers = resolve_estimators(options.attackers, seed)
-    probes = resolve_estimators(options.probes, seed)
+    attackers = resolve_estimators(options.attackers, seed, trusted)
+    probes = resolve_estimators(options.probes, seed, trusted)
 
     def submit(estimators: dict[str, Any], x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray) -> dict[str, Any]:
         return {name: pool.submit(est, x_tr, y_tr, x_te) for name, est in estimators.items()}

@@ -63,14 +63,23 @@ def export_command(argv: list[str]) -> int:
     parser.add_argument("--checkpoint", default="best", help="best (default; falls back to last), last, or a checkpoint path")
     parser.add_argument("--out", default=None, help="output folder (default: RUN_FOLDER/export)")
     parser.add_argument("--no-wandb", action="store_true", help="do not log the export to W&B as a model artifact")
+    parser.add_argument("--sign-key", default=None, metavar="FILE",
+                        help="sign the export with the secret key in FILE (HMAC-SHA256 of manifest.json, in manifest.sig)")
     args = parser.parse_args(argv)
     _show_privib_logs()
 
     from privib.export.run import export_run, log_export_artifact, read_run_config, start_export_wandb_run
     from privib.pipeline.runs import RunFolder
 
+    from privib.locks import FolderLock
+
+    from privib.export.signing import read_key_file
+
+    sign_key = read_key_file(args.sign_key, "--sign-key") if args.sign_key else None
     folder = RunFolder.open(args.run_folder)
-    result = export_run(folder.path, formats=args.format, checkpoint=args.checkpoint, out_dir=args.out)
+    with FolderLock(folder.path, "exporting"):  # never beside a training run or an evaluate of it
+        result = export_run(folder.path, formats=args.format, checkpoint=args.checkpoint, out_dir=args.out,
+                            sign_key=sign_key)
     parity = ", ".join(f"{k.split('/')[-1].replace('_max_abs_err', '')} {v:.1e}"
                        for k, v in result.metrics.items() if k.startswith("export/parity/"))
     print(f"privib: exported {', '.join(n for n in result.files if n.startswith('encoder.'))} in "
@@ -114,6 +123,8 @@ def encode_command(argv: list[str]) -> int:
     parser.add_argument("--unknown-category", choices=("zeros", "error"), default=None,
                         help="override preprocess.json's policy for categories never seen in training")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--verify-key", default=None, metavar="FILE",
+                        help="refuse the export unless manifest.sig was made with the secret key in FILE (privib export --sign-key)")
     args = parser.parse_args(argv)
     _show_privib_logs()
     if args.batch_size < 1:
@@ -133,10 +144,16 @@ def encode_command(argv: list[str]) -> int:
         raise DataError(f"input file {source} not found")
     if target.resolve() == source.resolve():
         raise ConfigError("the output must not overwrite the input file")
+    if target.is_dir():
+        raise ConfigError(f"output {target} is a folder: name a file to write, e.g. {target / 'z.parquet'}")
 
     from privib.export.encoder import EncoderInputError, load_encoder
 
-    encoder = load_encoder(args.export_folder, backend=args.backend, unknown_category=args.unknown_category)
+    from privib.export.signing import read_key_file
+
+    verify_key = read_key_file(args.verify_key, "--verify-key") if args.verify_key else None
+    encoder = load_encoder(args.export_folder, backend=args.backend, unknown_category=args.unknown_category,
+                           verify_key=verify_key)
     reader = _Reader(source, in_kind, args.batch_size)
     columns = reader.columns()
     missing = [c for c in encoder.input_columns if c not in columns]

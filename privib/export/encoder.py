@@ -11,7 +11,9 @@
 Neither backend imports Lightning, W&B or privib's training code; the ``onnx`` backend
 does not import torch at all. The torch backend rebuilds the encoder from the export's
 metadata and loads ``encoder.safetensors`` (no pickle). Every file is checked against the
-sha256 in ``manifest.json`` before use.
+size and sha256 in ``manifest.json`` before use, and its content against the metadata
+(:mod:`privib.export.validation`): a damaged or crafted folder is refused at load, and codes
+that are not finite are never returned.
 """
 from __future__ import annotations
 
@@ -19,20 +21,21 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from privib.data.preprocessing import UNKNOWN_POLICIES, TabularPreprocessor
+from privib.data.preprocessing import UNKNOWN_POLICIES, PreprocessSpecError, TabularPreprocessor
 from privib.errors import DataError, ExportError
-from privib.export import spec
+from privib.export import spec, validation
+from privib.export.backends import Runner, onnx_runner, torch_runner
+from privib.export.spec import short
 
 log = logging.getLogger("privib.export")
 
 BACKENDS = ("torch", "onnx")
 DEFAULT_BATCH_SIZE = 65536
-Runner = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
 class EncoderInputError(ExportError, DataError):
@@ -80,6 +83,11 @@ class ExportedEncoder:
         return int(self.metadata["input_dim"])
 
     @property
+    def model_path(self) -> Path:
+        """The model file this backend runs."""
+        return self.folder / (spec.SAFETENSORS_FILE if self.backend == "torch" else spec.ONNX_FILE)
+
+    @property
     def release(self) -> str:
         """The representation the run released and audited: ``mean`` or ``sample``."""
         return str(self.metadata.get("release", "mean"))
@@ -117,8 +125,15 @@ class ExportedEncoder:
             return mean
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         noise = rng.standard_normal(mean.shape, dtype=np.float32)
-        with np.errstate(under="ignore"):
-            return (mean + np.exp(np.float32(0.5) * log_var) * noise).astype(np.float32, copy=False)
+        with np.errstate(under="ignore", over="ignore", invalid="ignore"):
+            z = (mean + np.exp(np.float32(0.5) * log_var) * noise).astype(np.float32, copy=False)
+        bad = ~np.isfinite(z).all(axis=1)
+        if bad.any():
+            raise ExportError(
+                f"sampling from {self.model_path} overflowed for {int(bad.sum())} of {len(z)} row(s) (first at row "
+                f"{int(np.flatnonzero(bad)[0])}): its log_var is too large; re-export the run, or encode the mean (sample=False)"
+            )
+        return z
 
     def encode_distribution(self, records: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> tuple[np.ndarray, np.ndarray]:
         """``(mean, log_var)`` of q(z|x), each float32 ``(rows, z_dim)``.
@@ -135,9 +150,9 @@ class ExportedEncoder:
         for start in range(0, n, batch_size):
             chunk = frame_or_array[start : start + batch_size] if isinstance(frame_or_array, np.ndarray) else frame_or_array.iloc[start : start + batch_size]
             features = self.features(chunk, row_offset=start)
-            mean, log_var = self._run(features)
-            means.append(np.asarray(mean, dtype=np.float32))
-            log_vars.append(np.asarray(log_var, dtype=np.float32))
+            mean, log_var = validation.check_codes(*self._run(features), len(features), self.z_dim, self.model_path, start)
+            means.append(mean)
+            log_vars.append(log_var)
         if not means:
             empty = np.zeros((0, self.z_dim), dtype=np.float32)
             if isinstance(frame_or_array, pd.DataFrame):
@@ -173,7 +188,7 @@ class ExportedEncoder:
         missing = [c for c in self.input_columns if c not in columns]
         if missing:
             raise EncoderInputError(
-                f"input is missing column(s) {missing}: this encoder reads {self.input_columns}"
+                f"input is missing column(s) {short(missing)}: this encoder reads {short(self.input_columns)}"
             )
         extra = [c for c in columns if c not in set(self.input_columns)]
         if extra:
@@ -189,8 +204,8 @@ class ExportedEncoder:
             and not getattr(self.preprocessor, "recode", {}).get(column)
         ):
             raise EncoderInputError(
-                f"column '{column}' holds numbers ({raw.dtype}) but the encoder expects categories such as "
-                f"{vocab[:3]}: pass the raw category values"
+                f"column {short(column)} holds numbers ({raw.dtype}) but the encoder expects categories such as "
+                f"{short(vocab[:3])}: pass the raw category values"
             )
 
     def _report_zero_groups(self, frame: pd.DataFrame, features: np.ndarray) -> None:
@@ -224,7 +239,7 @@ class ExportedEncoder:
         if array.shape[1] != self.input_dim:
             raise EncoderInputError(
                 f"input width {array.shape[1]} does not match the encoder's {self.input_dim} features "
-                f"(encoder.feature_names lists them): pass a DataFrame of raw columns {self.input_columns[:3]}... instead"
+                f"(encoder.feature_names lists them): pass a DataFrame of raw columns {short(self.input_columns[:3])}... instead"
             )
         features = np.ascontiguousarray(array, dtype=np.float32)
         bad = ~np.isfinite(features)
@@ -232,7 +247,7 @@ class ExportedEncoder:
             row, col = np.argwhere(bad)[0]
             raise EncoderInputError(
                 f"array input has {int(bad.sum())} NaN or infinite value(s) (first at row {int(row) + row_offset}, "
-                f"feature '{self.feature_names[col]}'): fill or drop them"
+                f"feature {short(self.feature_names[col])}): fill or drop them"
             )
         return features
 
@@ -283,6 +298,7 @@ def load_encoder(
     backend: str = "torch",
     *,
     unknown_category: str | None = None,
+    verify_key: bytes | None = None,
 ) -> ExportedEncoder:
     """Load an exported encoder.
 
@@ -293,6 +309,9 @@ def load_encoder(
         (encoder.onnx through onnxruntime; torch is not imported).
     unknown_category: override preprocess.json's policy for categories never seen in
         training: ``error`` refuses them, ``zeros`` encodes an all-zero one-hot group.
+    verify_key: when given, the folder must carry a ``manifest.sig`` made with this key
+        (``privib export --sign-key FILE``); the manifest hashes every file, so the signature
+        covers the whole export.
 
     Raises
     ------
@@ -304,25 +323,22 @@ def load_encoder(
     if unknown_category is not None and unknown_category not in UNKNOWN_POLICIES:
         raise ExportError(f"unknown_category must be one of {UNKNOWN_POLICIES}, got '{unknown_category}'")
     folder = resolve_export_folder(path)
-    manifest = spec.read_manifest(folder)
+    manifest = spec.read_manifest(folder, verify_key)
     metadata = _manifest_metadata(manifest, folder)
     preprocessor = _load_preprocessor(folder, manifest, metadata)
     if unknown_category is not None:
         preprocessor.unknown_category = unknown_category
-    if backend == "torch":
-        runner = _torch_runner(folder, manifest, metadata)
-    else:
-        runner = _onnx_runner(folder, manifest, metadata)
+    runner = (torch_runner if backend == "torch" else onnx_runner)(folder, manifest, metadata)
     return ExportedEncoder(folder, backend, metadata, preprocessor, runner)
 
 
 def _manifest_metadata(manifest: Mapping[str, Any], folder: Path) -> dict[str, Any]:
-    raw = manifest["metadata"]
-    try:
-        strings = spec.metadata_to_strings(raw)
-    except (KeyError, TypeError) as exc:
-        raise ExportError(f"{folder / spec.MANIFEST_FILE} lacks export metadata ({exc}): re-export the run") from exc
-    return spec.metadata_from_strings(strings, str(folder / spec.MANIFEST_FILE))
+    """The manifest's metadata, checked for types (before the string round trip could hide them) and sanity."""
+    source = str(folder / spec.MANIFEST_FILE)
+    spec.check_metadata_types(manifest["metadata"], source)
+    metadata = spec.metadata_from_strings(spec.metadata_to_strings(manifest["metadata"]), source)
+    validation.check_architecture(metadata, source)
+    return metadata
 
 
 def _load_preprocessor(folder: Path, manifest: Mapping[str, Any], metadata: Mapping[str, Any]) -> TabularPreprocessor:
@@ -332,87 +348,12 @@ def _load_preprocessor(folder: Path, manifest: Mapping[str, Any], metadata: Mapp
         raise ExportError(f"{path} is not the preprocessing this encoder was exported with (sha256 differs): re-export the run")
     try:
         preprocessor = TabularPreprocessor.from_dict(json.loads(data.decode("utf-8")))
-    except (ValueError, UnicodeDecodeError, DataError) as exc:
-        raise ExportError(f"{path} is unreadable ({exc}): re-export the run") from exc
+    except PreprocessSpecError as exc:
+        raise ExportError(f"{path} field {exc.field} {exc.problem}: re-export the run") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError, DataError) as exc:
+        raise ExportError(f"{path} is unreadable ({type(exc).__name__}: {short(str(exc))}): re-export the run") from exc
     if preprocessor.feature_names != list(metadata["feature_names"]):
         raise ExportError(f"{path} produces features that differ from the encoder's metadata: re-export the run")
+    if preprocessor.input_columns != list(metadata["input_columns"]):
+        raise ExportError(f"{path} reads columns that differ from the encoder's metadata field 'input_columns': re-export the run")
     return preprocessor
-
-
-def _compare_metadata(found: Mapping[str, Any], expected: Mapping[str, Any], source: Path) -> None:
-    for key in ("z_dim", "input_dim", "feature_names", "encoder_widths", "activation", "deterministic", "preprocess_sha256"):
-        if found[key] != expected[key]:
-            raise ExportError(f"{source} does not belong with this export folder ({key} differs from {spec.MANIFEST_FILE}): re-export the run")
-
-
-def _safetensors_metadata(data: bytes, path: Path) -> dict[str, str]:
-    try:
-        size = int.from_bytes(data[:8], "little")
-        if len(data) < 8 or size <= 0 or 8 + size > len(data):
-            raise ValueError("header length out of range")
-        header = json.loads(data[8 : 8 + size].decode("utf-8"))
-        return dict(header.get("__metadata__") or {})
-    except (ValueError, UnicodeDecodeError, AttributeError) as exc:
-        raise ExportError(f"{path} is not a readable safetensors file ({exc}): re-export the run") from exc
-
-
-def _torch_runner(folder: Path, manifest: Mapping[str, Any], metadata: Mapping[str, Any]) -> Runner:
-    import torch
-    from safetensors.torch import load as load_safetensors
-
-    from privib.export.modules import MeanLogVarEncoder, build_encoder
-
-    path = folder / spec.SAFETENSORS_FILE
-    if spec.SAFETENSORS_FILE not in manifest["files"]:
-        raise ExportError(f"{folder} holds no {spec.SAFETENSORS_FILE}: re-export with --format safetensors, or load with backend='onnx'")
-    data = spec.verified_bytes(folder, spec.SAFETENSORS_FILE, manifest)
-    file_metadata = spec.metadata_from_strings(_safetensors_metadata(data, path), str(path))
-    _compare_metadata(file_metadata, metadata, path)
-    try:
-        tensors = load_safetensors(data)
-    except Exception as exc:  # safetensors raises its own SafetensorError
-        raise ExportError(f"{path} is not a readable safetensors file ({exc}): re-export the run") from exc
-    module = MeanLogVarEncoder(build_encoder(file_metadata))
-    try:
-        module.encoder.load_state_dict(tensors, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"{path} does not match the architecture in its metadata ({first}): re-export the run") from exc
-    module.eval()
-
-    def run(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        with torch.inference_mode():
-            mean, log_var = module(torch.from_numpy(features))
-        return mean.numpy(), log_var.numpy()
-
-    return run
-
-
-def _onnx_runner(folder: Path, manifest: Mapping[str, Any], metadata: Mapping[str, Any]) -> Runner:
-    import onnxruntime as ort
-
-    path = folder / spec.ONNX_FILE
-    if spec.ONNX_FILE not in manifest["files"]:
-        raise ExportError(f"{folder} holds no {spec.ONNX_FILE}: re-export with --format onnx, or load with backend='torch'")
-    data = spec.verified_bytes(folder, spec.ONNX_FILE, manifest)
-    try:
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        session = ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises its own InvalidProtobuf / Fail
-        raise ExportError(f"{path} is not a readable ONNX model ({type(exc).__name__}): re-export the run") from exc
-    model_meta = session.get_modelmeta().custom_metadata_map
-    file_metadata = spec.metadata_from_strings(model_meta, str(path))
-    _compare_metadata(file_metadata, metadata, path)
-    inputs = session.get_inputs()
-    outputs = [o.name for o in session.get_outputs()]
-    if [i.name for i in inputs] != [spec.INPUT_NAME] or outputs[:2] != list(spec.OUTPUT_NAMES):
-        raise ExportError(f"{path} has inputs {[i.name for i in inputs]} and outputs {outputs}, not privib's: re-export the run")
-    names = list(spec.OUTPUT_NAMES)
-
-    def run(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        mean, log_var = session.run(names, {spec.INPUT_NAME: features})
-        return mean, log_var
-
-    return run
-

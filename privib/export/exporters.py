@@ -29,6 +29,8 @@ from privib.data.preprocessing import TabularPreprocessor
 from privib.errors import ExportError
 from privib.export import spec
 from privib.export.modules import MeanLogVarEncoder, encoder_architecture
+from privib.export.signing import SIGNATURE_FILE
+from privib.locks import process_alive
 from privib.models.networks import GaussianMLPEncoder
 
 log = logging.getLogger("privib.export")
@@ -118,6 +120,7 @@ def export_encoder(
     metrics: Mapping[str, Any] | None = None,
     parity_features: np.ndarray | torch.Tensor | None = None,
     notes: Mapping[str, Any] | None = None,
+    sign_key: bytes | None = None,
 ) -> ExportResult:
     """Write ``out_dir`` (replacing any previous export there) and return what was written.
 
@@ -134,6 +137,7 @@ def export_encoder(
     parity_features: preprocessed rows on which every written format is checked against
         the torch module (default: 256 seeded standard-normal rows).
     notes: extra facts for the model card (e.g. the checkpoint used).
+    sign_key: when given, ``manifest.sig`` signs the export (:mod:`privib.export.signing`).
     """
     started = time.perf_counter()
     chosen = parse_formats(formats)
@@ -156,9 +160,14 @@ def export_encoder(
     )
     strings = spec.metadata_to_strings(metadata)
 
-    target_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target_dir.parent / f".{target_dir.name}.tmp-{secrets.token_hex(4)}"
-    tmp.mkdir()
+    check_replaceable(target_dir)
+    try:
+        target_dir.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(target_dir)
+        tmp = target_dir.parent / f".{target_dir.name}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
+        tmp.mkdir()
+    except OSError as exc:
+        raise ExportError(f"cannot write beside {target_dir} ({exc.strerror}): choose a writable output folder") from exc
     export_metrics: dict[str, float] = {}
     try:
         writers = {"safetensors": _write_safetensors, "onnx": _write_onnx, "pt2": _write_pt2}
@@ -188,6 +197,10 @@ def export_encoder(
         manifest = {"format": spec.FORMAT, "format_version": spec.FORMAT_VERSION, "formats": chosen,
                     "metadata": metadata, "files": files}
         (tmp / spec.MANIFEST_FILE).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        if sign_key is not None:
+            from privib.export.signing import sign_export
+
+            sign_export(tmp, sign_key)
         _fsync_tree(tmp)
         _swap_into_place(tmp, target_dir)
     except BaseException:
@@ -301,13 +314,54 @@ def _fsync_tree(folder: Path) -> None:
                 os.fsync(handle.fileno())
 
 
+def check_replaceable(target: Path) -> None:
+    """Refuse to write an export over anything but nothing, an empty folder, or an earlier privib export.
+
+    An export replaces its folder as a whole, so a folder given as the output must hold nothing a
+    user could lose: a folder is an earlier export when its manifest says so and it holds no file
+    that the manifest does not list (a run folder, a home folder or a runs folder never passes).
+    """
+    if not target.exists() and not target.is_symlink():
+        return
+    if target.is_symlink() or not target.is_dir():
+        raise ExportError(f"{target} exists and is not a folder: choose another output folder (--out)")
+    entries = sorted(p.name for p in target.iterdir())
+    if not entries:
+        return
+    manifest_path = target / spec.MANIFEST_FILE
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        manifest = None
+    listed = manifest.get("files") if isinstance(manifest, dict) and manifest.get("format") == spec.FORMAT else None
+    if not isinstance(listed, dict):
+        raise ExportError(
+            f"{target} is not an earlier privib export (no privib {spec.MANIFEST_FILE}) and holds {len(entries)} "
+            f"{'entry' if len(entries) == 1 else 'entries'}: privib replaces an export folder whole, so it refuses to write there; choose a new or empty --out folder"
+        )
+    foreign = [name for name in entries if name not in (spec.MANIFEST_FILE, SIGNATURE_FILE) and name not in listed]
+    if foreign:
+        raise ExportError(
+            f"{target} holds {len(foreign)} {'entry that is' if len(foreign) == 1 else 'entries that are'} not part of its export ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}): move them away or choose another --out folder; nothing was changed"
+        )
+
+
+def remove_stale_temporaries(target: Path) -> None:
+    """Delete ``.<target>.tmp-<pid>-*`` / ``.old-<pid>-*`` folders left by an export whose process has died."""
+    for path in target.parent.glob(f".{target.name}.*-*-*"):
+        kind, _, rest = path.name[len(target.name) + 2 :].partition("-")
+        pid = rest.split("-", 1)[0]
+        if kind in ("tmp", "old") and path.is_dir() and pid.isdigit() and not process_alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def _swap_into_place(tmp: Path, target: Path) -> None:
     """Rename the finished ``tmp`` folder to ``target``, moving any previous export aside first."""
     backup: Path | None = None
     if target.exists():
-        if not target.is_dir():
-            raise ExportError(f"{target} exists and is not a folder: choose another output folder")
-        backup = target.parent / f".{target.name}.old-{secrets.token_hex(4)}"
+        check_replaceable(target)
+        backup = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
         os.replace(target, backup)
     try:
         os.replace(tmp, target)

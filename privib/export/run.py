@@ -12,10 +12,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-import yaml
-
 from privib.errors import ConfigError, ExportError
-from privib.export.exporters import ExportResult, export_encoder, parse_formats
+from privib.export.exporters import ExportResult, check_replaceable, export_encoder, parse_formats
 from privib.pipeline.runs import RunFolder
 
 log = logging.getLogger("privib.export")
@@ -24,14 +22,8 @@ PARITY_ROWS = 1024
 
 def read_run_config(folder: RunFolder) -> tuple[dict[str, Any], str]:
     """The run's resolved config and its verbatim text."""
-    text = folder.config_path.read_text(encoding="utf-8")
-    try:
-        config = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{folder.config_path} is not valid YAML: {exc}") from exc
-    if not isinstance(config, dict) or "data" not in config or "model" not in config:
-        raise ConfigError(f"{folder.config_path} is not a privib run config (no data / model sections)")
-    return config, text
+    config = folder.read_config()
+    return config, folder.config_path.read_text(encoding="utf-8")
 
 
 def resolve_checkpoint(folder: RunFolder, checkpoint: str | os.PathLike[str] | None) -> Path:
@@ -59,16 +51,19 @@ def export_run(
     checkpoint: str | os.PathLike[str] | None = None,
     out_dir: str | os.PathLike[str] | None = None,
     datamodule: Any | None = None,
+    sign_key: bytes | None = None,
 ) -> ExportResult:
     """Export the encoder of a run folder's checkpoint to ``out_dir`` (default ``<run>/export``).
 
     ``datamodule`` (already set up from the run's data config) is reused when given;
-    otherwise it is rebuilt from config.yaml.
+    otherwise it is rebuilt from config.yaml. ``sign_key`` signs the export (``manifest.sig``).
     """
     from privib.training.checkpoint import load_module
 
     folder = RunFolder.open(run_dir)
     chosen = parse_formats(formats)
+    target = Path(out_dir).expanduser() if out_dir is not None else folder.export_dir
+    check_replaceable(target)  # before any slow work: a folder that is not an export is never touched
     config, config_text = read_run_config(folder)
     checkpoint_path = resolve_checkpoint(folder, checkpoint)
     module = load_module(checkpoint_path)
@@ -89,7 +84,7 @@ def export_run(
     return export_encoder(
         module.model.encoder,
         preprocessor,
-        Path(out_dir) if out_dir is not None else folder.export_dir,
+        target,
         formats=chosen,
         dataset=str(config["data"].get("name", "unknown")),
         target=data_spec.target,
@@ -101,6 +96,7 @@ def export_run(
         metrics=folder.metrics(),
         parity_features=parity,
         notes={"Checkpoint": f"{checkpoint_path.name} (from {folder.path.name}/{checkpoint_path.parent.name}/)"},
+        sign_key=sign_key,
     )
 
 
@@ -128,9 +124,13 @@ def log_export_artifact(wandb_run: Any, result: ExportResult, aliases: Iterable[
 
 
 def start_export_wandb_run(folder: RunFolder, config: dict[str, Any]) -> Any | None:
-    """A W&B run (job_type ``export``) beside the training run, or None when W&B is disabled for this run."""
+    """A W&B run (job_type ``export``) beside the training run, or None when W&B is disabled for this run.
+
+    Online only when the W&B host answers within a few seconds and the run starts within
+    ``INIT_TIMEOUT_S``; otherwise the run is offline (kept for ``wandb sync``) and one warning is logged.
+    """
     from privib.pipeline.options import WandbOptions
-    from privib.pipeline.tracking import resolve_wandb_mode
+    from privib.pipeline.tracking import INIT_TIMEOUT_S, resolve_wandb_mode, start_wandb_run
 
     options = WandbOptions(**(config.get("wandb") or {}))
     mode = resolve_wandb_mode(options)
@@ -139,8 +139,16 @@ def start_export_wandb_run(folder: RunFolder, config: dict[str, Any]) -> Any | N
     import wandb
 
     os.environ.setdefault("WANDB_SILENT", "true")
-    return wandb.init(
-        project=options.project, entity=options.entity, group=options.group or folder.path.name,
-        name=f"export-{folder.path.name}", job_type="export", dir=str(folder.path), mode=mode,
-        tags=list(options.tags) or None, config={"run_folder": str(folder.path)}, reinit="finish_previous",
-    )
+
+    def start(chosen: str, run_id: str | None, _now: bool) -> Any:  # wandb.init always starts now
+        return wandb.init(
+            project=options.project, entity=options.entity, group=options.group or folder.path.name,
+            name=f"export-{folder.path.name}", job_type="export", dir=str(folder.path), mode=chosen, id=run_id,
+            tags=list(options.tags) or None, config={"run_folder": str(folder.path)}, reinit="finish_previous",
+            settings=wandb.Settings(init_timeout=INIT_TIMEOUT_S),
+        )
+
+    run, _, warning = start_wandb_run(start, mode)
+    if warning:
+        log.warning(warning)
+    return run

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from pathlib import Path
 from typing import Any, Mapping
@@ -85,6 +86,23 @@ _INT_KEYS = {"format_version", "train_rows", "input_dim", "z_dim"}
 _FLOAT_KEYS = {"min_scale", "deterministic_log_var"}
 _BOOL_KEYS = {"deterministic"}
 
+# Largest files the loader reads into memory; a manifest may not list a larger one. A privib
+# encoder's JSON is kilobytes, and 2 GiB is protobuf's limit for one ONNX file.
+MAX_JSON_BYTES = 64 * 2**20
+MAX_MODEL_BYTES = 2 * 2**30
+_HEX = set("0123456789abcdef")
+
+
+def short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a message never echoes a huge or multi-line value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def file_limit(name: str) -> int:
+    """The largest size, in bytes, that the loader accepts for export file ``name``."""
+    return MAX_JSON_BYTES if name.endswith(".json") else MAX_MODEL_BYTES
+
 
 def privib_version() -> str:
     """The installed privib version (``0+unknown`` when run from an uninstalled checkout)."""
@@ -143,11 +161,13 @@ def metadata_from_strings(raw: Mapping[str, str], source: str) -> dict[str, Any]
     """Parse the string map back into typed metadata; ExportError naming ``source`` if it is not privib's."""
     missing = [key for key in METADATA_KEYS if key not in raw]
     if missing:
-        raise ExportError(f"{source} lacks privib metadata {missing[:4]}: it was not written by `privib export`; re-export the run")
+        raise ExportError(f"{source} lacks privib metadata {short(missing[:4])}: it was not written by `privib export`; re-export the run")
     out: dict[str, Any] = {}
-    try:
-        for key in METADATA_KEYS:
-            value = raw[key]
+    for key in METADATA_KEYS:
+        value = raw[key]
+        try:
+            if not isinstance(value, str):
+                raise TypeError("not a string")
             if key in _JSON_KEYS:
                 out[key] = json.loads(value)
             elif key in _INT_KEYS:
@@ -156,55 +176,136 @@ def metadata_from_strings(raw: Mapping[str, str], source: str) -> dict[str, Any]
                 out[key] = float(value)
             elif key in _BOOL_KEYS:
                 if value not in ("true", "false"):
-                    raise ValueError(f"{key}={value!r}")
+                    raise ValueError("not true or false")
                 out[key] = value == "true"
             else:
-                out[key] = str(value)
-    except (ValueError, TypeError) as exc:
-        raise ExportError(f"{source} has malformed privib metadata ({exc}): re-export the run") from exc
+                out[key] = value
+        except (ValueError, TypeError, RecursionError) as exc:
+            raise ExportError(
+                f"{source} metadata field '{key}' is {short(value)}, which does not parse ({type(exc).__name__}): re-export the run"
+            ) from exc
+    check_metadata_types(out, source)
     check_format(out, source)
     return out
 
 
+def check_metadata_types(metadata: Mapping[str, Any], source: str) -> None:
+    """Every :data:`METADATA_KEYS` entry present with its JSON type; ExportError naming ``source`` and the field."""
+    for key in METADATA_KEYS:
+        if key not in metadata:
+            raise ExportError(f"{source} lacks metadata field '{key}': it was not written by `privib export`; re-export the run")
+        value = metadata[key]
+        if key == "encoder_widths":
+            ok, want = isinstance(value, list) and all(_is_int(w) for w in value), "a list of whole numbers"
+        elif key in _JSON_KEYS:
+            ok, want = isinstance(value, list) and all(isinstance(v, str) for v in value), "a list of strings"
+        elif key in _INT_KEYS:
+            ok, want = _is_int(value), "a whole number"
+        elif key in _FLOAT_KEYS:
+            ok, want = _is_int(value) or isinstance(value, float) and math.isfinite(value), "a finite number"
+        elif key in _BOOL_KEYS:
+            ok, want = isinstance(value, bool), "true or false"
+        else:
+            ok, want = isinstance(value, str), "a string"
+        if not ok:
+            raise ExportError(f"{source} metadata field '{key}' is {short(value)}, not {want}: re-export the run")
+
+
+def _is_int(value: Any) -> bool:
+    """A JSON whole number in the int64 range (booleans are ints in Python, not here)."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
+
+
 def check_format(metadata: Mapping[str, Any], source: str) -> None:
+    """Refuse metadata that is not privib's, or of a format version this privib cannot read."""
     if metadata.get("format") != FORMAT:
-        raise ExportError(f"{source} is not a privib encoder export (format {metadata.get('format')!r})")
-    if int(metadata.get("format_version", -1)) > FORMAT_VERSION:
         raise ExportError(
-            f"{source} uses export format {metadata.get('format_version')}, newer than this privib "
+            f"{source} is not a privib encoder export (format {short(metadata.get('format'))}): pass a folder written by `privib export`"
+        )
+    version = metadata.get("format_version")
+    if not _is_int(version) or version < 1:
+        raise ExportError(f"{source} metadata field 'format_version' is {short(version)}, not a whole number >= 1: re-export the run")
+    if version > FORMAT_VERSION:
+        raise ExportError(
+            f"{source} uses export format {version}, newer than this privib "
             f"({privib_version()}) reads ({FORMAT_VERSION}): upgrade privib"
         )
 
 
-def read_manifest(folder: Path) -> dict[str, Any]:
-    """The manifest of an export folder, checked for shape; ExportError naming the file otherwise."""
+def read_manifest(folder: Path, verify_key: bytes | None = None) -> dict[str, Any]:
+    """The manifest of an export folder, checked for shape; ExportError naming the file and field otherwise.
+
+    Its size is checked before it is read, and every ``files`` entry must hold a sha256 and a
+    byte count, so that :func:`verified_bytes` can compare sizes before reading anything. With
+    ``verify_key``, the bytes read must carry a valid ``manifest.sig`` (:mod:`privib.export.signing`).
+    """
     path = folder / MANIFEST_FILE
     if not folder.is_dir():
         raise ExportError(f"export folder {folder} does not exist: pass the export/ folder of a run (`privib export RUN` writes it)")
     if not path.is_file():
         raise ExportError(f"{folder} is not a privib export folder (no {MANIFEST_FILE}): pass the export/ folder of a run, or re-export it")
+    size = path.stat().st_size
+    if size > MAX_JSON_BYTES:
+        raise ExportError(f"{path} is {size} bytes, over the {MAX_JSON_BYTES >> 20} MiB a manifest may hold: re-export the run")
+    with path.open("rb") as handle:
+        text = handle.read(MAX_JSON_BYTES + 1)
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-        files = manifest["files"]
-        metadata = manifest["metadata"]
-        if not isinstance(files, dict) or not isinstance(metadata, dict):
-            raise TypeError("'files' and 'metadata' must be objects")
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise ExportError(f"{path} is corrupted or truncated ({type(exc).__name__}: {exc}): re-export the run") from exc
-    check_format(metadata, str(path))
+        if len(text) > MAX_JSON_BYTES:
+            raise ValueError("it grew while being read")
+        if verify_key is not None:
+            from privib.export.signing import verify_export
+
+            verify_export(folder, text, verify_key)
+        manifest = json.loads(text.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ExportError(f"{path} is corrupted or truncated ({type(exc).__name__}: {short(str(exc))}): re-export the run") from exc
+    if not isinstance(manifest, dict):
+        raise ExportError(f"{path} is corrupted or truncated (it holds {short(manifest)}, not a JSON object): re-export the run")
+    for key in ("files", "metadata"):
+        if not isinstance(manifest.get(key), dict):
+            raise ExportError(f"{path} field '{key}' is {short(manifest.get(key))}, not an object: re-export the run")
+    for name, entry in manifest["files"].items():
+        where = f"files[{short(name)}]"
+        if not isinstance(entry, dict):
+            raise ExportError(f"{path} field {where} is {short(entry)}, not an object with sha256 and bytes: re-export the run")
+        if not _is_int(entry.get("bytes")) or entry["bytes"] < 0:
+            raise ExportError(f"{path} field {where}.bytes is {short(entry.get('bytes'))}, not a byte count: re-export the run")
+        digest = entry.get("sha256")
+        if not (isinstance(digest, str) and len(digest) == 64 and set(digest) <= _HEX):
+            raise ExportError(f"{path} field {where}.sha256 is {short(digest)}, not a sha256 hex digest: re-export the run")
+    if "format_version" in manifest and not _is_int(manifest["format_version"]):
+        raise ExportError(f"{path} field 'format_version' is {short(manifest['format_version'])}, not a whole number: re-export the run")
+    check_format(manifest["metadata"], str(path))
     return manifest
 
 
 def verified_bytes(folder: Path, name: str, manifest: Mapping[str, Any]) -> bytes:
-    """Read ``name`` from an export folder and check its size and sha256 against the manifest."""
+    """Read ``name`` from an export folder, checked against the manifest's size and sha256.
+
+    The size on disk is compared with the manifest (and the manifest's with :func:`file_limit`)
+    before a byte is read, so a huge or sparse file is refused without reading it.
+    """
     path = folder / name
     entry = manifest["files"].get(name)
     if entry is None:
         raise ExportError(f"{folder} has no {name} listed in its manifest: re-export with a format that writes it")
     if not path.is_file():
         raise ExportError(f"{path} is missing (listed in {MANIFEST_FILE}): copy the whole export folder, or re-export the run")
-    data = path.read_bytes()
-    if len(data) != int(entry.get("bytes", -1)) or sha256_bytes(data) != entry.get("sha256"):
+    expected, limit = int(entry["bytes"]), file_limit(name)
+    if expected > limit:
+        raise ExportError(
+            f"{folder / MANIFEST_FILE} field files[{short(name)}].bytes is {expected}, over the {limit >> 20} MiB privib reads for "
+            f"{name}: it was not written by `privib export`; re-export the run"
+        )
+    size = path.stat().st_size
+    if size != expected:
+        raise ExportError(
+            f"{path} is corrupted or truncated ({size} bytes on disk; {MANIFEST_FILE} field files[{short(name)}].bytes "
+            f"says {expected}): copy it again or re-export the run"
+        )
+    with path.open("rb") as handle:
+        data = handle.read(expected + 1)
+    if len(data) != expected or sha256_bytes(data) != entry["sha256"]:
         raise ExportError(
             f"{path} is corrupted or truncated ({len(data)} bytes, sha256 differs from {MANIFEST_FILE}): "
             "copy it again or re-export the run"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import os
 import re
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from privib.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "RunRecord", "CompareResult", "load_run_folders", "find_run_folders", "compare_records", "flatten_config",
@@ -83,11 +86,14 @@ class CompareResult:
 
 # ---------------------------------------------------------------------------- loading
 def _read_yaml(path: Path) -> Any:
+    """A run's config.yaml, or None when it is unreadable (compare skips such folders)."""
     import yaml
 
+    from privib.io import read_yaml
+
     try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError):
+        return read_yaml(path)
+    except (OSError, ValueError, yaml.YAMLError):
         return None
 
 
@@ -575,10 +581,20 @@ def log_compare_to_wandb(result: CompareResult, paths: dict[str, Path], *, proje
         return None
     import wandb
 
+    from privib.pipeline.tracking import INIT_TIMEOUT_S, start_wandb_run
+
     directory.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("WANDB_SILENT", "true")
-    run = wandb.init(project=project, entity=entity, group=group, name=name, job_type="compare", mode=mode,
-                     dir=str(directory), config={"sources": result.sources, **(config or {})}, reinit="create_new")
+
+    def start(chosen: str, run_id: str | None, now: bool) -> Any:
+        return wandb.init(project=project, entity=entity, group=group, name=name, job_type="compare", mode=chosen,
+                          id=run_id, dir=str(directory), config={"sources": result.sources, **(config or {})},
+                          reinit="create_new", settings=wandb.Settings(init_timeout=INIT_TIMEOUT_S))
+
+    run, _, warning = start_wandb_run(start, mode)
+    if warning:
+        log.warning(warning)
+        mode = "offline"
     try:
         table = result.table.copy()
         table.columns = [str(c) for c in table.columns]

@@ -89,6 +89,7 @@ def parse_run_config(argv: list[str]) -> tuple[Any, dict[str, Any]]:
     argv = _resolve_config_paths(apply_method_preset(with_default_config(argv)))
     for path in _config_paths(argv):
         check_yaml_file(path)
+    check_flag_values(argv)
     help_file = _help_cache_file(argv)
     if help_file is not None and help_file.is_file():  # `--help`, answered before: skip Lightning's 2 s import
         sys.stdout.write(help_file.read_text(encoding="utf-8"))
@@ -250,14 +251,22 @@ def _config_paths(argv: list[str]) -> list[str]:
 
 
 def load_yaml_mapping(path: str | Path, what: str = "config file", fix: str = "pass --config with an existing YAML file") -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; every problem is a ConfigError naming ``what`` and ``path``."""
+    """Read a YAML file that must hold a mapping; every problem is a ConfigError naming ``what`` and ``path``.
+
+    The read is bounded (:func:`privib.io.read_yaml`): an oversized file or an alias bomb is refused
+    before it is expanded.
+    """
     import yaml
+
+    from privib.io import YamlLimitError, read_yaml
 
     file = resolve_project_file(path)
     if not file.is_file():
         raise ConfigError(f"{what} {path} not found: {fix}")
     try:
-        content = yaml.safe_load(file.read_text())
+        content = read_yaml(file)
+    except YamlLimitError as exc:
+        raise ConfigError(f"{what} {path} {exc}: a config is a few KB of plain values, fix the file") from exc
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -265,9 +274,54 @@ def load_yaml_mapping(path: str | Path, what: str = "config file", fix: str = "p
         raise ConfigError(f"{what} {path} is not valid YAML{where} ({problem}): fix the file") from exc
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{what} {path} is not UTF-8 text: pass a YAML file") from exc
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read ({exc.strerror}): {fix}") from exc
     if content is not None and not isinstance(content, dict):
         raise ConfigError(f"{what} {path} must hold a mapping of sections (data:, model:, trainer: ...)")
     return content or {}
+
+
+def command_line_modules(argv: list[str]) -> tuple[str, ...]:
+    """Modules of the ``class_path`` values the user typed in flags (never those inside ``--config`` files).
+
+    These are the only modules beyond sklearn and privib that attacker and probe specs may
+    import: a config file or a run folder can come from anyone, the command line from the user.
+    """
+    from privib.evaluation.attackers import class_paths
+    from privib.io import parse_yaml
+
+    modules: list[str] = []
+    skip_next = False
+    for arg in argv:
+        if skip_next or arg in ("--config", "--pipeline"):
+            skip_next = not skip_next
+            continue
+        if "class_path" not in arg or arg.startswith(("--config=", "--pipeline=")):
+            continue
+        value = arg.split("=", 1)[1] if arg.startswith("--") and "=" in arg else arg
+        try:
+            parsed = parse_yaml(value)
+        except Exception:  # not YAML: the parser reports it with the flag's name
+            continue
+        modules += [path.rpartition(".")[0] for path in class_paths(parsed) if "." in path]
+    return tuple(dict.fromkeys(modules))
+
+
+def check_flag_values(argv: list[str]) -> None:
+    """Refuse a flag value that is a YAML alias bomb, before jsonargparse expands it."""
+    from privib.io import YamlLimitError, parse_yaml
+
+    for i, arg in enumerate(argv):
+        flag, value = (arg.split("=", 1) if arg.startswith("--") and "=" in arg
+                       else (argv[i - 1] if i and argv[i - 1].startswith("--") else "a value", arg))
+        if "*" not in value or "&" not in value:
+            continue
+        try:
+            parse_yaml(value)
+        except YamlLimitError as exc:
+            raise ConfigError(f"{flag} {exc}: pass plain values") from exc
+        except Exception:  # not YAML: the parser reports it with the flag's name
+            continue
 
 
 def check_yaml_file(path: str) -> None:

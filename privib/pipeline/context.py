@@ -17,6 +17,8 @@ class RunContext:
     """Inputs of a stage. Stages communicate only through the run folder's files.
 
     ``resume_checkpoint`` is the checkpoint the fit stage continues from (``--resume``);
+    ``trusted_modules`` are the modules beyond sklearn and privib that attacker and probe specs may
+    name: those the user typed on the command line, never what a config file says.
     ``warnings`` collects what stages want recorded in status.json and W&B.
     ``datamodule`` is rebuilt from the config on first use (and shared, since every stage
     derives the same data from the same config); ``module`` is the freshly built, untrained
@@ -28,6 +30,7 @@ class RunContext:
     logger: Any | None = None
     module: Any | None = None
     resume_checkpoint: Path | None = None
+    trusted_modules: tuple[str, ...] = ()
     warnings: list[str] = field(default_factory=list)
     _datamodule: Any | None = field(default=None, repr=False)
 

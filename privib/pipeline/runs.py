@@ -1,6 +1,7 @@
 """The run folder: one self-contained, uniquely named directory per run, written atomically."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -17,6 +18,7 @@ RUN_DIR_ENV = "PRIVIB_RUN_DIR"
 RUN_FOLDER_NAME = re.compile(r"^(?P<name>.+)-\d{8}-\d{6}-[0-9a-f]+$")
 _NAME_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 STATES = ("running", "finished", "failed")
+MAX_NAME_BYTES = 200
 FAILURE_FIELDS = ("reason", "epoch", "step")
 
 
@@ -24,6 +26,9 @@ def create_run_folder(runs_dir: str | os.PathLike[str], name: str) -> Path:
     """Make ``<runs_dir>/<name>-<YYYYmmdd-HHMMSS>-<id>/``; ``mkdir`` without ``exist_ok`` keeps runs apart."""
     if not _NAME_OK.match(name):
         raise ConfigError(f"run name '{name}' must start with a letter or digit and hold only letters, digits, '_', '.', '-'")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ConfigError(f"run name is {len(name.encode())} bytes long: use at most {MAX_NAME_BYTES} (the folder name adds a "
+                          "timestamp and an id, and a file name may hold 255 bytes)")
     parent = Path(runs_dir).expanduser()
     try:
         parent.mkdir(parents=True, exist_ok=True)
@@ -36,6 +41,8 @@ def create_run_folder(runs_dir: str | os.PathLike[str], name: str) -> Path:
             folder.mkdir()
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise ConfigError(f"cannot create a run folder in {parent} ({exc.strerror}): pass a writable --runs_dir") from exc
         return folder
     raise PrivibError(f"could not create a unique run folder under {parent}")
 
@@ -74,6 +81,26 @@ class RunFolder:
             raise ConfigError(f"{folder.path} is not a privib run folder (no config.yaml): pass a folder that `privib run` printed")
         return folder
 
+    def read_config(self) -> dict[str, Any]:
+        """The run's resolved config (bounded, safe YAML read); ConfigError naming the file when unusable."""
+        import yaml
+
+        from privib.io import YamlLimitError, read_yaml
+
+        try:
+            config = read_yaml(self.config_path)
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{self.path} is not a privib run folder (no config.yaml): pass a folder that `privib run` printed") from exc
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{self.config_path} is not valid YAML: fix or restore it") from exc
+        except YamlLimitError as exc:
+            raise ConfigError(f"{self.config_path} {exc}: it is not a config privib wrote; restore it") from exc
+        except OSError as exc:
+            raise ConfigError(f"{self.config_path} cannot be read ({exc.strerror})") from exc
+        if not isinstance(config, dict) or not isinstance(config.get("data"), dict) or not isinstance(config.get("model"), dict):
+            raise ConfigError(f"{self.config_path} is not a privib run config (no data / model sections)")
+        return config
+
     def write_config(self, config: dict[str, Any]) -> None:
         write_yaml_atomic(self.config_path, config)
 
@@ -88,7 +115,12 @@ class RunFolder:
         if state != "failed":
             for key in FAILURE_FIELDS:
                 status.pop(key, None)
-        write_json_atomic(self.status_path, status)
+        try:
+            write_json_atomic(self.status_path, status)
+        except OSError:
+            if not self.status_path.is_file():
+                raise
+            _overwrite_in_place(self.status_path, json.dumps(status, indent=2, sort_keys=True, default=str) + "\n")
 
     def metrics(self) -> dict[str, float]:
         return read_json(self.metrics_path) if self.metrics_path.is_file() else {}
@@ -98,3 +130,12 @@ class RunFolder:
         merged = {**self.metrics(), **new}
         write_json_atomic(self.metrics_path, merged)
         return merged
+
+
+def _overwrite_in_place(path: Path, text: str) -> None:
+    """Rewrite a small file in its own blocks: the last resort when the disk is full and a temp file cannot be made."""
+    with open(path, "r+b") as handle:
+        handle.write(text.encode("utf-8"))
+        handle.truncate()
+        handle.flush()
+        os.fsync(handle.fileno())

@@ -44,6 +44,7 @@ def fit_stage(ctx: RunContext) -> dict[str, float]:
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     from privib.training.callbacks import EpochHistory
+    from privib.training.checkpoint import AtomicCheckpointIO
     from privib.training.guards import AdversaryMonitor, NonFiniteGuard, RandomStateCheckpoint
 
     if ctx.module is None:
@@ -73,7 +74,7 @@ def fit_stage(ctx: RunContext) -> dict[str, float]:
         trainer_options["strategy"] = "ddp_find_unused_parameters_true"
     trainer = pl.Trainer(
         **trainer_options, logger=ctx.logger or False, callbacks=callbacks, default_root_dir=ctx.folder.path,
-        enable_autolog_hparams=False,
+        enable_autolog_hparams=False, plugins=[AtomicCheckpointIO()],
     )
     datamodule = ctx.datamodule()
     resume = ctx.resume_checkpoint

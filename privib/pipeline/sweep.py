@@ -173,8 +173,12 @@ def _coerce(value: Any) -> Any:
 def _yaml_value(text: str) -> Any:
     import yaml
 
+    from privib.io import YamlLimitError, parse_yaml
+
     try:
-        return _coerce(yaml.safe_load(text))
+        return _coerce(parse_yaml(text))
+    except YamlLimitError as exc:
+        raise ConfigError(f"value {text[:40]!r}... {exc}: pass plain values") from exc
     except yaml.YAMLError:
         return text
 
@@ -208,17 +212,12 @@ def load_sweep_spec(path: str | os.PathLike[str], *, name: str | None = None, co
                     grid: Sequence[str] = (), sets: Sequence[str] = (), workers: int | None = None,
                     threads: int | None = None) -> SweepSpec:
     """Read a sweep spec and apply the command-line flags; structural problems raise ConfigError."""
-    import yaml
-
-    from privib.pipeline.config import DEFAULT_CONFIG, resolve_project_file
+    from privib.pipeline.config import DEFAULT_CONFIG, load_yaml_mapping, resolve_project_file
 
     spec_path = resolve_project_file(path)
     if not spec_path.is_file():
         raise ConfigError(f"sweep spec {path} not found: pass a pipeline YAML with a 'sweep' section, e.g. pipelines/pareto.yaml")
-    try:
-        document = yaml.safe_load(spec_path.read_text())
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"sweep spec {path} is not valid YAML: {' '.join(str(exc).split())}") from exc
+    document = load_yaml_mapping(spec_path, "sweep spec", "pass a pipeline YAML with a 'sweep' section, e.g. pipelines/pareto.yaml")
     section = document.get("sweep") if isinstance(document, dict) else None
     if not isinstance(section, dict):
         raise ConfigError(f"sweep spec {path} has no 'sweep' section: add sweep: {{methods: ..., grid: ..., seeds: ...}}")

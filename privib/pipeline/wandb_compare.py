@@ -94,14 +94,22 @@ def records_from_wandb(runs: Iterable[Any]) -> tuple[list[RunRecord], int]:
 
 
 def fetch_wandb_records(path: str, group: str | None = None, timeout: int = 60) -> tuple[list[RunRecord], int]:
-    """Runs of W&B project ``ENTITY/PROJECT`` (optionally one group) through the public API (needs to be online)."""
+    """Runs of W&B project ``ENTITY/PROJECT`` (optionally one group) through the public API (needs to be online).
+
+    The W&B host is probed first (a few seconds at most), so a host that never answers ends
+    in an error naming it instead of a minute-long wait; ``timeout`` bounds each API request.
+    """
     parts = path.strip("/").split("/")
     if len(parts) != 2 or not all(parts):
         raise ConfigError(f"--wandb takes ENTITY/PROJECT, got '{path}'")
-    from privib.pipeline.tracking import wandb_api_key_configured
+    from privib.pipeline.tracking import probe_wandb_host, wandb_api_key_configured
 
     if not wandb_api_key_configured():
         raise ConfigError("--wandb reads runs through the W&B public API: log in first (`wandb login` or WANDB_API_KEY)")
+    problem = probe_wandb_host()
+    if problem is not None:
+        raise ConfigError(f"{problem}: --wandb reads runs through the W&B public API, which needs that host; "
+                          "check the network and WANDB_BASE_URL, or compare local run folders instead")
     import wandb
 
     try:

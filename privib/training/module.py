@@ -324,6 +324,17 @@ class VIBModule(pl.LightningModule):
         leak = holdout_leakage_auc(z, s, seed=self.current_epoch)
         return {"val/leak_auc": leak, "val/select": selection_score(task_acc, leak, self.hparams.select_leakage_target)}
 
+    def epoch_metric_keys(self) -> set[str]:
+        """Every key :meth:`_log_epoch` logs for the train and val splits: what ``checkpoint.monitor`` may name."""
+        hp = self.hparams
+        names = ["loss", "task_ce", "task_acc", "kl_bits", "info/rate_bits", "info/izy_lb_bits"]
+        for attribute in self.sensitive:
+            names += [f"adv/{attribute}/ce", f"adv/{attribute}/acc", f"info/izs_lb_bits/{attribute}"]
+        names += ["recon_nll", "pairwise_kl"] if self.decoder is not None else []
+        names += ["dep"] if hp.dep_penalty != "none" and hp.dep_weight != 0 else []
+        keys = {f"{split}/{name}" for split in ("train", "val") for name in names}
+        return keys | ({"val/leak_auc", "val/select"} if hp.select_leakage_target is not None else set())
+
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
 

@@ -5,6 +5,7 @@ import hashlib
 import json
 import pickle
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,8 @@ def prepared(tmp_path_factory, adult_root) -> dict[str, Path]:
 
 def _snapshot(folder: Path) -> dict[str, str]:
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in folder.rglob("*") if p.is_file() and p.stat().st_size < 100_000_000}
+            for p in folder.rglob("*") if p.is_file() and p.stat().st_size < 100_000_000
+            and p.name != ".lock"}  # privib's own lock file records its latest holder
 
 
 def _mutate(case_dir: Path, step: dict) -> None:
@@ -68,11 +70,37 @@ def _mutate(case_dir: Path, step: dict) -> None:
         other.write_bytes(content)
     elif action == "text":
         path.write_text(step["text"])
+    elif action == "yaml_set":  # set a dotted key of a YAML file, e.g. a hostile attacker in a run's config.yaml
+        document = yaml.safe_load(path.read_text())
+        *parents, last = step["key"].split(".")
+        node = document
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[last] = step["value"]
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+    elif action == "payload":  # a real checkpoint plus an object whose unpickling runs `touch <marker>`
+        import torch
+
+        checkpoint = torch.load(path, weights_only=True)
+        checkpoint["payload"] = _Payload(str(case_dir / step["marker"]))
+        torch.save(checkpoint, path)
     else:
         raise ValueError(f"unknown mutate action {action}")
 
 
+class _Payload:
+    """Unpickling this runs ``touch marker``: what a hostile checkpoint would carry."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (subprocess.call, (["touch", self.marker],))
+
+
 def _prepare(case: dict, case_dir: Path, prepared: dict[str, Path]) -> list[str]:
+    if case.get("copy_run"):  # first, so that `files` can add to or replace what is in the run
+        shutil.copytree(prepared["run"], case_dir / "run", ignore=shutil.ignore_patterns("wandb"))
     for name, text in (case.get("files") or {}).items():
         (case_dir / name).parent.mkdir(parents=True, exist_ok=True)
         (case_dir / name).write_bytes(text.encode("utf-8", "surrogatepass"))
@@ -87,8 +115,6 @@ def _prepare(case: dict, case_dir: Path, prepared: dict[str, Path]) -> list[str]
         with open(case_dir / name, "wb") as handle:
             handle.write(spec["head"].encode())
             handle.truncate(spec["size_mb"] * 1024 * 1024)
-    if case.get("copy_run"):
-        shutil.copytree(prepared["run"], case_dir / "run", ignore=shutil.ignore_patterns("wandb"))
     for step in case.get("mutate") or []:
         _mutate(case_dir, step)
     args = [str(a) for a in case["args"]]
@@ -101,7 +127,8 @@ def _prepare(case: dict, case_dir: Path, prepared: dict[str, Path]) -> list[str]
 def test_hostile_input(case, prepared, tmp_path, adult_root):
     args = _prepare(case, tmp_path, prepared)
     before = _snapshot(tmp_path)
-    result = run_privib(*args, cwd=tmp_path, env={"PRIVIB_DATA_DIR": str(adult_root)}, timeout=300)
+    env = {"PRIVIB_DATA_DIR": str(adult_root), **{k: str(v) for k, v in (case.get("env") or {}).items()}}
+    result = run_privib(*args, cwd=tmp_path, env=env, timeout=300)
     assert result.returncode == case.get("exit", 2), (result.returncode, result.stderr[-2000:])
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("privib: error: ")]
@@ -114,6 +141,8 @@ def test_hostile_input(case, prepared, tmp_path, adult_root):
     for status in tmp_path.rglob("status.json"):
         if str(status.relative_to(tmp_path)) not in before:
             assert json.loads(status.read_text())["state"] != "finished"
+    for name in case.get("absent") or []:  # e.g. the marker a hostile payload would have created
+        assert not (tmp_path / name).exists(), f"{name} exists: hostile input ran code"
 
 
 def test_the_table_covers_every_command_and_enough_cases():

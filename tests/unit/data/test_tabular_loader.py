@@ -207,3 +207,13 @@ def test_yaml_booleans_match_the_tables_spelling(people_csv):
     assert dm.table.positive_label == "no" and dm.spec.target_classes == ["yes", "no"]
     dm = datamodule(path=str(people_csv), target="outcome", sensitive="gender", recode={"outcome": {True: "Y", False: "N"}})
     assert dm.spec.target_classes == ["N", "Y"]
+
+
+def test_a_sensitive_column_that_is_the_target_is_warned_about(tmp_path):
+    frame = people()
+    frame["copy_of_outcome"] = frame["outcome"].map({"yes": "a", "no": "b"})
+    path = write(frame, tmp_path / "people.csv")
+    dm = datamodule(path=str(path), target="outcome", sensitive=["copy_of_outcome", "gender"], drop=["person"])
+    assert len(dm.warnings) == 1 and "'copy_of_outcome' is determined by the target 'outcome'" in dm.warnings[0]
+    honest = datamodule(path=str(path), target="outcome", sensitive=["gender"], drop=["person", "copy_of_outcome"])
+    assert honest.warnings == []

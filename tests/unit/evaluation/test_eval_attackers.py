@@ -75,12 +75,13 @@ def test_nested_class_path_builds_a_pipeline() -> None:
     ("spec", "match"),
     [
         ({"class_path": "sklearn.linear_model.NoSuchModel"}, "cannot import"),
-        ({"class_path": "nosuchpackage.Model", "name": "ghost"}, "'ghost'.*cannot import"),
+        ({"class_path": "nosuchpackage.Model", "name": "ghost"}, "'ghost'.*outside sklearn, privib"),
         ({"class_path": "LogisticRegression"}, "full dotted path"),
         ({"class_path": "sklearn.linear_model.LinearRegression"}, "not a classifier"),
         ({"class_path": "sklearn.svm.SVC"}, "not a classifier with predict_proba"),
         ({"class_path": "sklearn.preprocessing.StandardScaler"}, "not a classifier"),
-        ({"class_path": "collections.OrderedDict"}, "not a scikit-learn estimator"),
+        ({"class_path": "collections.OrderedDict"}, "outside sklearn, privib"),
+        ({"class_path": "sklearn.utils.Bunch"}, "not a scikit-learn estimator"),
         ({"class_path": "sklearn.linear_model.LogisticRegression", "init_args": {"bogus": 1}}, "rejected init_args"),
         ({"class_path": "sklearn.linear_model.LogisticRegression", "params": {}}, "unknown keys"),
         ({"init_args": {}}, "needs a 'class_path'"),
@@ -124,3 +125,23 @@ def test_parallel_fit_equals_sequential() -> None:
     par = fit_predict_proba(build_estimators(specs, 0), x, y, x, n_jobs=2)
     for name in seq:
         np.testing.assert_allclose(seq[name][1], par[name][1])
+
+
+def test_a_module_named_on_the_command_line_is_imported_only_when_trusted() -> None:
+    with pytest.raises(ConfigError, match="'ghost'.*cannot import"):
+        build_estimator({"class_path": "nosuchpackage.Model", "name": "ghost"}, trusted=("nosuchpackage",))
+    with pytest.raises(ConfigError, match="outside sklearn, privib"):
+        build_estimator({"class_path": "nosuchpackage.Model"}, trusted=("nosuchpackage_other",))
+
+
+@pytest.mark.parametrize("path", ["subprocess.Popen", "os.system", "builtins.eval", "sklearn.utils.parallel.Parallel"])
+def test_no_spec_from_a_file_runs_code(path, tmp_path) -> None:
+    """The hostile specs of a shared run folder: refused before anything is called, also when nested."""
+    marker = tmp_path / "marker"
+    payload = {"class_path": path, "init_args": {"args": ["touch", str(marker)]}}
+    stacked = {"class_path": "sklearn.ensemble.StackingClassifier",
+               "init_args": {"estimators": [["evil", payload]]}}
+    for spec in (payload, stacked):
+        with pytest.raises(ConfigError):
+            build_estimator(spec)
+    assert not marker.exists()

@@ -112,6 +112,7 @@ def test_compare_wandb_path_uses_the_public_api(monkeypatch, tmp_path, capsys):
 
     monkeypatch.setenv("WANDB_API_KEY", "x" * 40)
     monkeypatch.setattr(wandb, "Api", _FakeApi)
+    monkeypatch.setattr("privib.pipeline.tracking.probe_wandb_host", lambda timeout_s=3.0: None)
     _FakeApi.calls.clear()
     records, skipped = fetch_wandb_records("me/privib", group="s")
     assert len(records) == 4 and skipped == 2
