@@ -24,7 +24,7 @@ def _version() -> str:
 __version__ = _version()
 
 
-def load_encoder(path: str | os.PathLike[str], backend: str = "torch", **options: object) -> "ExportedEncoder":
+def load_encoder(path: str | os.PathLike[str], backend: str = "torch", **options: object) -> ExportedEncoder:
     """Load an exported encoder (``runs/<run>/export``); see :func:`privib.export.encoder.load_encoder`.
 
     ``backend="torch"`` reads encoder.safetensors, ``backend="onnx"`` runs encoder.onnx

@@ -49,6 +49,11 @@ class Terminated(BaseException):
         return 128 + self.signum
 
 
+def one_line(message: object) -> str:
+    """Whitespace (newlines included) collapsed to single spaces: a multi-line library message as one line."""
+    return re.sub(r"\s+", " ", str(message)).strip()
+
+
 def printable(message: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     """``message`` as one printable line: control characters escaped, at most ``limit`` characters.
 

@@ -116,6 +116,47 @@ def read_yaml(path: str | os.PathLike[str], max_bytes: int = YAML_MAX_BYTES) -> 
     return parse_yaml(data.decode("utf-8"))
 
 
+def read_yaml_mapping(path: str | os.PathLike[str], what: str = "config file",
+                      fix: str = "pass --config with an existing YAML file", shown: object = None) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (empty: ``{}``); every problem is a ConfigError naming ``what`` and the file.
+
+    The read is bounded (:func:`read_yaml`): an oversized file or an alias bomb is refused before
+    it is expanded. ``shown`` is the name to print for the file (default: ``path``).
+    """
+    from privib.errors import ConfigError
+
+    shown = path if shown is None else shown
+    if not os.path.isfile(path):
+        raise ConfigError(f"{what} {shown} not found: {fix}")
+    try:
+        content = read_yaml(path)
+    except YamlLimitError as exc:
+        raise ConfigError(f"{what} {shown} {exc}: a config is a few KB of plain values, fix the file") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise ConfigError(f"{what} {shown} is not valid YAML{where} ({problem}): fix the file") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {shown} is not UTF-8 text: pass a YAML file") from exc
+    except OSError as exc:
+        raise ConfigError(f"{what} {shown} cannot be read ({exc.strerror}): {fix}") from exc
+    if content is not None and not isinstance(content, dict):
+        raise ConfigError(f"{what} {shown} must hold a mapping of sections (data:, model:, trainer: ...)")
+    return content or {}
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def read_json(path: str | os.PathLike[str]) -> Any:
     """Read a JSON file."""
     with open(path, encoding="utf-8") as handle:

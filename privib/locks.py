@@ -51,7 +51,7 @@ class FolderLock:
     def path(self) -> Path:
         return self.folder / LOCK_FILE
 
-    def __enter__(self) -> "FolderLock":
+    def __enter__(self) -> FolderLock:
         import fcntl
 
         if self.folder in self._held:

@@ -1,76 +1,17 @@
-"""``privib inspect``: what privib makes of a table, before any training.
+"""What privib makes of a table, before any training (the report behind ``privib inspect``).
 
-Prints the schema (each column's role and type, listed or inferred, and why), the split
+The summary holds the schema (each column's role and type, listed or inferred, and why), the split
 sizes, the class balance of the target and of each sensitive attribute with their majority
 baselines (the accuracy to beat, and for an attacker, the accuracy that means no leakage),
-and the missing-value policies. Takes the same ``--data.*`` options as ``privib run``.
+and the missing-value policies, for a set-up datamodule.
 """
 from __future__ import annotations
 
-import json
-import logging
-import sys
 from typing import Any
 
 import numpy as np
 
-from privib.errors import ConfigError
-
-USAGE_EXAMPLE = "privib inspect --data.path FILE --data.target COLUMN --data.sensitive COLUMN[,COLUMN]"
-
-
-def build_inspect_parser() -> Any:
-    """The parser of ``privib inspect``: ``--config``, ``--json`` and every ``--data.*`` option."""
-    from jsonargparse import ArgumentParser
-
-    from privib.data.datamodule import PrivibDataModule
-
-    parser = ArgumentParser(
-        prog="privib inspect",
-        exit_on_error=False,
-        description="Show the inferred schema, split sizes, class balances and majority baselines of a data config, "
-        f"without training. Example: {USAGE_EXAMPLE}. Without --config, data.name is tabular.",
-    )
-    parser.add_argument("--config", type=str, help="A run config (YAML); only its data section is read.")
-    parser.add_argument("--json", action="store_true", help="Print the summary as JSON instead of text.")
-    parser.add_class_arguments(PrivibDataModule, "data")
-    parser.set_defaults({"data.name": "tabular"})
-    return parser
-
-
-def _config_data_section(argv: list[str]) -> tuple[dict[str, Any] | None, list[str]]:
-    """Pull ``--config FILE`` out of ``argv``: the file's ``data`` mapping, and the other arguments."""
-    import yaml
-
-    from privib.pipeline.config import load_yaml_mapping, split_option
-
-    path, rest = split_option(argv, "--config", "a YAML file")
-    if path is None:
-        return None, rest
-    loaded = load_yaml_mapping(path, fix="pass an existing YAML file (e.g. configs/tabular.yaml)")
-    data = loaded.get("data") if isinstance(loaded, dict) else None
-    if not isinstance(data, dict):
-        raise ConfigError(f"config file {path} has no data section: inspect reads the data section of a run config")
-    return data, rest
-
-
-def parse_inspect_args(argv: list[str]) -> tuple[dict[str, Any], bool]:
-    """The datamodule keyword arguments and the ``--json`` flag."""
-    from argparse import ArgumentError
-
-    import yaml
-
-    from privib.pipeline.config import one_line
-
-    data, rest = _config_data_section(argv)
-    parser = build_inspect_parser()
-    args = (["--data", yaml.safe_dump(data)] if data is not None else []) + rest
-    try:
-        namespace = parser.parse_args(args)
-    except (ArgumentError, OSError, ValueError) as exc:
-        text = one_line(str(exc)).replace("privib run --help", "privib inspect --help")
-        raise ConfigError(text) from exc
-    return namespace.data.as_dict(), bool(namespace.json)
+__all__ = ["summarize", "render_text"]
 
 
 def _balance(codes: dict[str, np.ndarray], classes: list[str]) -> dict[str, Any]:
@@ -203,25 +144,3 @@ def render_text(summary: dict[str, Any]) -> str:
     for warning in summary.get("warnings") or []:
         out.append(f"warning: {warning}")
     return "\n".join(out)
-
-
-def inspect_command(argv: list[str]) -> int:
-    """``privib inspect``: print what privib makes of a data config, without training."""
-    from privib.data.datamodule import PrivibDataModule
-
-    data, as_json = parse_inspect_args(argv)
-    datamodule = PrivibDataModule(**data)
-    data_log = logging.getLogger("privib.data")
-    level = data_log.level
-    data_log.setLevel(logging.ERROR)  # the summary says it all, warnings included
-    try:
-        datamodule.setup()
-    finally:
-        data_log.setLevel(level)
-    summary = summarize(datamodule)
-    if as_json:
-        json.dump(summary, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
-    else:
-        print(render_text(summary))
-    return 0

@@ -8,7 +8,7 @@ every rank runs the same number of steps and every row is seen exactly once per 
 from __future__ import annotations
 
 import math
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 import torch
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -194,7 +195,7 @@ class TabularPreprocessor:
             "train_marginals": [np.asarray(self.frequencies[c], dtype=np.float64) for c in self.categorical],
         }
 
-    def fit(self, frame: pd.DataFrame) -> "TabularPreprocessor":
+    def fit(self, frame: pd.DataFrame) -> TabularPreprocessor:
         """Learn means, standard deviations and vocabularies from ``frame`` (training rows only)."""
         self._check_columns(frame)
         for column in self.numeric:
@@ -338,7 +339,7 @@ class TabularPreprocessor:
         }
 
     @classmethod
-    def from_dict(cls, spec: Any) -> "TabularPreprocessor":
+    def from_dict(cls, spec: Any) -> TabularPreprocessor:
         """Rebuild a fitted preprocessor from :meth:`to_dict` output, checking every field's type and range
         (the spec may come from a damaged or hostile export folder): PreprocessSpecError names the first bad one."""
         _typed(spec, dict, "(the whole spec)")

@@ -1,7 +1,6 @@
 """Find a dataset's files: explicit folder, then PRIVIB_DATA_DIR, then the cache, then a download."""
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import urllib.error
@@ -10,9 +9,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from privib.errors import DataError
+from privib.io import sha256_file
+from privib.paths import cache_dir
 
 DATA_DIR_ENV = "PRIVIB_DATA_DIR"
-CACHE_DIR_ENV = "PRIVIB_CACHE_DIR"
 OFFLINE_ENV = "PRIVIB_OFFLINE"
 DOWNLOAD_TIMEOUT_S = 30.0
 
@@ -26,30 +26,12 @@ class RemoteFile:
     sha256: str
 
 
-def cache_dir() -> Path:
-    """The folder where downloaded dataset files are kept (``PRIVIB_CACHE_DIR`` or ``~/.cache/privib``)."""
-    override = os.environ.get(CACHE_DIR_ENV)
-    if override:
-        return Path(override).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "privib"
-
-
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _candidates(folder: Path, dataset: str, file: RemoteFile) -> list[Path]:
     return [folder / dataset / file.name, folder / file.name]
 
 
 def _checked(path: Path, file: RemoteFile) -> Path:
-    actual = sha256_of(path)
+    actual = sha256_file(path)
     if actual != file.sha256:
         raise DataError(
             f"{path} does not match the published {file.name} (sha256 {actual[:12]}... instead of "

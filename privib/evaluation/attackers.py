@@ -248,7 +248,7 @@ class FitPool:
 
             self._executor = get_reusable_executor(max_workers=n_jobs)
 
-    def submit(self, estimator: BaseEstimator, x_train: NDArray, y_train: NDArray, x_test: NDArray) -> "_Job":
+    def submit(self, estimator: BaseEstimator, x_train: NDArray, y_train: NDArray, x_test: NDArray) -> _Job:
         args = (estimator, x_train, y_train, x_test, self.threads_per_job)
         if self._executor is None:
             return _Job(args)

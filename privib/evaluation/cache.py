@@ -20,7 +20,8 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -28,7 +29,7 @@ __all__ = ["CACHE_ENV", "cache_enabled", "cache_key", "read_cached", "write_cach
 
 CACHE_ENV = "PRIVIB_CACHE"
 FORMAT_VERSION = 1
-log = logging.getLogger("privib")
+log = logging.getLogger(__name__)
 
 
 def cache_enabled() -> bool:
@@ -37,7 +38,7 @@ def cache_enabled() -> bool:
 
 
 def evaluation_cache_dir() -> Path:
-    from privib.data.sources import cache_dir
+    from privib.paths import cache_dir
 
     return cache_dir() / "evaluation"
 

@@ -161,39 +161,40 @@ def mi_lower_bound_bits(cross_entropies_bits: Sequence[float] | float, labels: A
     return float(max(0.0, entropy_bits(labels) - float(np.min(ces))))
 
 
-def dp_gap(y_pred: ArrayLike, group: ArrayLike) -> float:
+def dp_gap(y_true: ArrayLike | None, y_pred: ArrayLike, *, sensitive_features: ArrayLike) -> float:
     """Demographic-parity gap: max minus min over groups of P(yhat = 1 | group).
 
-    ``y_pred`` is binary (0/1 or bool); ``group`` may have any number of values. Equals
-    fairlearn's ``demographic_parity_difference``.
+    fairlearn's argument order and result (``demographic_parity_difference``); ``y_true`` is not
+    used (it may be None). ``y_pred`` is binary (0/1 or bool); the groups may take any number of values.
     """
     yp = _binary(y_pred, "y_pred")
-    g = np.asarray(group)
+    g = np.asarray(sensitive_features)
     if g.shape[0] != yp.shape[0]:
         raise ValueError(f"group has {g.shape[0]} rows, y_pred has {yp.shape[0]}")
     rates = [yp[g == v].mean() for v in np.unique(g)]
     return float(max(rates) - min(rates))
 
 
-def eo_gap(y_pred: ArrayLike, y_true: ArrayLike, group: ArrayLike) -> float:
+def eo_gap(y_true: ArrayLike, y_pred: ArrayLike, *, sensitive_features: ArrayLike) -> float:
     """Equalized-odds gap: max over y in {0,1} of the demographic-parity gap among rows with label y.
 
     That is the larger of the true-positive-rate gap and the false-positive-rate gap
     across groups; groups with no rows of a label are left out of that label's gap. Equals
-    fairlearn's ``equalized_odds_difference``.
+    fairlearn's ``equalized_odds_difference`` (same argument order).
     """
     yp = _binary(y_pred, "y_pred")
     yt = _binary(y_true, "y_true")
-    g = np.asarray(group)
+    g = np.asarray(sensitive_features)
     if not (g.shape[0] == yp.shape[0] == yt.shape[0]):
-        raise ValueError("y_pred, y_true and group must have the same number of rows")
-    gaps = [dp_gap(yp[yt == y], g[yt == y]) for y in (0, 1) if np.any(yt == y)]
+        raise ValueError("y_pred, y_true and sensitive_features must have the same number of rows")
+    gaps = [dp_gap(None, yp[yt == y], sensitive_features=g[yt == y]) for y in (0, 1) if np.any(yt == y)]
     return float(max(gaps)) if gaps else 0.0
 
 
-def fairness_gaps(y_pred: ArrayLike, y_true: ArrayLike, group: ArrayLike) -> dict[str, float]:
-    """Both group-fairness gaps of binary task predictions: ``{"dp_gap", "eo_gap"}``."""
-    return {"dp_gap": dp_gap(y_pred, group), "eo_gap": eo_gap(y_pred, y_true, group)}
+def fairness_gaps(y_true: ArrayLike, y_pred: ArrayLike, *, sensitive_features: ArrayLike) -> dict[str, float]:
+    """Both group-fairness gaps of binary task predictions: ``{"dp_gap", "eo_gap"}`` (fairlearn's argument order)."""
+    return {"dp_gap": dp_gap(y_true, y_pred, sensitive_features=sensitive_features),
+            "eo_gap": eo_gap(y_true, y_pred, sensitive_features=sensitive_features)}
 
 
 # --- internals ----------------------------------------------------------------------

@@ -8,7 +8,8 @@ building anything, then runs the model once on an all-zero row.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+from collections.abc import Callable, Mapping
 
 import numpy as np
 

@@ -21,7 +21,8 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -32,7 +33,7 @@ from privib.export import spec, validation
 from privib.export.backends import Runner, onnx_runner, torch_runner
 from privib.export.spec import short
 
-log = logging.getLogger("privib.export")
+log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx")
 DEFAULT_BATCH_SIZE = 65536
@@ -310,7 +311,7 @@ def load_encoder(
     unknown_category: override preprocess.json's policy for categories never seen in
         training: ``error`` refuses them, ``zeros`` encodes an all-zero one-hot group.
     verify_key: when given, the folder must carry a ``manifest.sig`` made with this key
-        (``privib export --sign-key FILE``); the manifest hashes every file, so the signature
+        (``privib export --sign_key FILE``); the manifest hashes every file, so the signature
         covers the whole export.
 
     Raises

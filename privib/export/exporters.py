@@ -19,7 +19,8 @@ import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import torch
@@ -29,11 +30,11 @@ from privib.data.preprocessing import TabularPreprocessor
 from privib.errors import ExportError
 from privib.export import spec
 from privib.export.modules import MeanLogVarEncoder, encoder_architecture
-from privib.export.signing import SIGNATURE_FILE
+from privib.io import sha256_file
 from privib.locks import process_alive
 from privib.models.networks import GaussianMLPEncoder
 
-log = logging.getLogger("privib.export")
+log = logging.getLogger(__name__)
 
 # Largest |difference| between the torch module and a written format on the parity batch
 # above which the export is refused (measured errors are ~1e-6 in float32).
@@ -48,22 +49,6 @@ class ExportResult:
     metadata: dict[str, Any]
     files: dict[str, dict[str, Any]]
     metrics: dict[str, float] = field(default_factory=dict)
-
-
-def parse_formats(formats: str | Iterable[str] | None) -> list[str]:
-    """``"onnx,safetensors"`` or a list -> known format names in canonical order; ExportError otherwise."""
-    if formats is None:
-        return list(spec.DEFAULT_FORMATS)
-    items = formats.split(",") if isinstance(formats, str) else [str(f) for f in formats]
-    names = [item.strip().lower().lstrip(".") for item in items if item and item.strip()]
-    if "all" in names:
-        return list(spec.DEFAULT_FORMATS)
-    unknown = [n for n in names if n not in spec.FORMAT_FILES]
-    if unknown or not names:
-        raise ExportError(
-            f"unknown export format(s) {unknown or names}: use a comma-separated subset of {', '.join(spec.FORMAT_FILES)} (or all)"
-        )
-    return [f for f in spec.DEFAULT_FORMATS if f in names]
 
 
 def build_metadata(
@@ -140,7 +125,7 @@ def export_encoder(
     sign_key: when given, ``manifest.sig`` signs the export (:mod:`privib.export.signing`).
     """
     started = time.perf_counter()
-    chosen = parse_formats(formats)
+    chosen = spec.parse_formats(formats)
     target_dir = Path(out_dir).expanduser()
     if int(encoder.input_dim) != preprocessor.n_features:
         raise ExportError(
@@ -160,7 +145,7 @@ def export_encoder(
     )
     strings = spec.metadata_to_strings(metadata)
 
-    check_replaceable(target_dir)
+    spec.check_replaceable(target_dir)
     try:
         target_dir.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(target_dir)
@@ -301,7 +286,7 @@ def _check_parity(
 
 def _file_table(folder: Path) -> dict[str, dict[str, Any]]:
     return {
-        path.name: {"sha256": spec.sha256_file(path), "bytes": path.stat().st_size}
+        path.name: {"sha256": sha256_file(path), "bytes": path.stat().st_size}
         for path in sorted(folder.iterdir())
         if path.is_file() and path.name != spec.MANIFEST_FILE
     }
@@ -312,39 +297,6 @@ def _fsync_tree(folder: Path) -> None:
         if path.is_file():
             with open(path, "rb") as handle:
                 os.fsync(handle.fileno())
-
-
-def check_replaceable(target: Path) -> None:
-    """Refuse to write an export over anything but nothing, an empty folder, or an earlier privib export.
-
-    An export replaces its folder as a whole, so a folder given as the output must hold nothing a
-    user could lose: a folder is an earlier export when its manifest says so and it holds no file
-    that the manifest does not list (a run folder, a home folder or a runs folder never passes).
-    """
-    if not target.exists() and not target.is_symlink():
-        return
-    if target.is_symlink() or not target.is_dir():
-        raise ExportError(f"{target} exists and is not a folder: choose another output folder (--out)")
-    entries = sorted(p.name for p in target.iterdir())
-    if not entries:
-        return
-    manifest_path = target / spec.MANIFEST_FILE
-    try:
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else None
-    except (OSError, ValueError, UnicodeDecodeError):
-        manifest = None
-    listed = manifest.get("files") if isinstance(manifest, dict) and manifest.get("format") == spec.FORMAT else None
-    if not isinstance(listed, dict):
-        raise ExportError(
-            f"{target} is not an earlier privib export (no privib {spec.MANIFEST_FILE}) and holds {len(entries)} "
-            f"{'entry' if len(entries) == 1 else 'entries'}: privib replaces an export folder whole, so it refuses to write there; choose a new or empty --out folder"
-        )
-    foreign = [name for name in entries if name not in (spec.MANIFEST_FILE, SIGNATURE_FILE) and name not in listed]
-    if foreign:
-        raise ExportError(
-            f"{target} holds {len(foreign)} {'entry that is' if len(foreign) == 1 else 'entries that are'} not part of its export ({', '.join(foreign[:3])}"
-            f"{', ...' if len(foreign) > 3 else ''}): move them away or choose another --out folder; nothing was changed"
-        )
 
 
 def remove_stale_temporaries(target: Path) -> None:
@@ -360,7 +312,7 @@ def _swap_into_place(tmp: Path, target: Path) -> None:
     """Rename the finished ``tmp`` folder to ``target``, moving any previous export aside first."""
     backup: Path | None = None
     if target.exists():
-        check_replaceable(target)
+        spec.check_replaceable(target)
         backup = target.parent / f".{target.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
         os.replace(target, backup)
     try:

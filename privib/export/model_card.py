@@ -8,7 +8,10 @@ siblings (``K_lo`` / ``K_hi``, ``K/ci_low`` / ``K/ci_high`` ...) is shown as
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
+
+from privib.runs import keys
 
 
 INTERVAL_SUFFIXES: tuple[tuple[str, str], ...] = (
@@ -66,14 +69,7 @@ def figures_with_intervals(metrics: Mapping[str, Any], prefix: str) -> list[tupl
 
 def attackers_used(metrics: Mapping[str, Any], attribute: str) -> list[str]:
     """Names of the fresh attackers whose scores appear under ``leakage/<attribute>/``."""
-    names: set[str] = set()
-    prefix = f"leakage/{attribute}/"
-    for key in metrics:
-        if key.startswith(prefix):
-            parts = key[len(prefix):].split("/")
-            if len(parts) >= 2 and parts[-1] in SCORE_NAMES:
-                names.add(parts[-2])
-    return sorted(names)
+    return keys.attacker_names(metrics, attribute)
 
 
 def render_model_card(
@@ -199,7 +195,7 @@ def headline_figures(metrics: Mapping[str, Any], sensitive: list[str]) -> list[t
         ("task/probe/acc_max", "best fresh downstream probe accuracy on z (test)"),
         ("task/probe/raw_acc_max", "best probe accuracy on the raw features (reference)"),
     ]
-    attributes = sorted(set(sensitive) | {k.split("/")[1] for k in metrics if k.startswith("leakage/") and k.count("/") >= 2})
+    attributes = sorted(set(sensitive) | set(keys.attributes(metrics)))
     for a in attributes:
         wanted += [
             (f"leakage/{a}/auc_max", f"`{a}` leakage: best attacker AUC on the released z (test)"),
@@ -212,7 +208,7 @@ def headline_figures(metrics: Mapping[str, Any], sensitive: list[str]) -> list[t
             (f"fairness/{a}/dp_gap", f"demographic-parity gap of downstream predictions across `{a}`"),
             (f"fairness/{a}/eo_gap", f"equalized-odds gap across `{a}`"),
         ]
-    families = sorted({k.split("/")[1] for k in metrics if k.startswith("robustness/") and k.endswith("/area")})
+    families = sorted(keys.robustness_families(metrics))
     wanted += [(f"robustness/{f}/area", f"robustness to {f}: area under the accuracy-vs-level curve") for f in families]
     figures = dict(figures_with_intervals(metrics, ""))
     return [(label, figures[key]) for key, label in wanted if key in figures]
@@ -247,7 +243,7 @@ def _leakage_section(metrics: Mapping[str, Any], sensitive: list[str]) -> list[s
             "",
         ]
     lines: list[str] = []
-    for attribute in sorted({k.split("/")[1] for k in metrics if k.startswith("leakage/") and k.count("/") >= 2}):
+    for attribute in sorted(keys.attributes(metrics)):
         attackers = attackers_used(metrics, attribute)
         lines += [f"Attribute `{attribute}`: fresh attackers used: {', '.join(attackers) or 'not recorded'}.", ""]
         lines += _table(figures_with_intervals(metrics, f"leakage/{attribute}/"))

@@ -5,7 +5,8 @@ three formats run the same graph. Imports torch and privib.models only.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 import torch
 from torch import nn

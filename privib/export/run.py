@@ -10,13 +10,15 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
-from privib.errors import ConfigError, ExportError
-from privib.export.exporters import ExportResult, check_replaceable, export_encoder, parse_formats
-from privib.pipeline.runs import RunFolder
+from privib.errors import ExportError
+from privib.export.exporters import ExportResult, export_encoder
+from privib.export.spec import check_replaceable, parse_formats
+from privib.runs import RunFolder
 
-log = logging.getLogger("privib.export")
+log = logging.getLogger(__name__)
 PARITY_ROWS = 1024
 
 
@@ -24,24 +26,6 @@ def read_run_config(folder: RunFolder) -> tuple[dict[str, Any], str]:
     """The run's resolved config and its verbatim text."""
     config = folder.read_config()
     return config, folder.config_path.read_text(encoding="utf-8")
-
-
-def resolve_checkpoint(folder: RunFolder, checkpoint: str | os.PathLike[str] | None) -> Path:
-    """``best`` (default; falls back to last), ``last``, or an explicit checkpoint path."""
-    choice = "best" if checkpoint is None else str(checkpoint)
-    if choice == "best":
-        best = folder.checkpoints / "best.ckpt"
-        path = best if best.is_file() else folder.checkpoints / "last.ckpt"
-    elif choice == "last":
-        path = folder.checkpoints / "last.ckpt"
-    else:
-        path = Path(choice).expanduser()
-    if not path.is_file():
-        raise ConfigError(
-            f"checkpoint {path} not found: the run has not finished training (see {folder.status_path}), "
-            "or pass --checkpoint with an existing file"
-        )
-    return path
 
 
 def export_run(
@@ -58,22 +42,22 @@ def export_run(
     ``datamodule`` (already set up from the run's data config) is reused when given;
     otherwise it is rebuilt from config.yaml. ``sign_key`` signs the export (``manifest.sig``).
     """
-    from privib.training.checkpoint import load_module
+    from privib.models.checkpoint import load_trained_model
 
     folder = RunFolder.open(run_dir)
     chosen = parse_formats(formats)
     target = Path(out_dir).expanduser() if out_dir is not None else folder.export_dir
     check_replaceable(target)  # before any slow work: a folder that is not an export is never touched
     config, config_text = read_run_config(folder)
-    checkpoint_path = resolve_checkpoint(folder, checkpoint)
-    module = load_module(checkpoint_path)
+    checkpoint_path = folder.require_checkpoint("best" if checkpoint is None else checkpoint)
+    trained = load_trained_model(checkpoint_path)
     if datamodule is None:
         from privib.data.datamodule import PrivibDataModule
 
         datamodule = PrivibDataModule(**config["data"])
         datamodule.setup()
     preprocessor = datamodule.preprocessor
-    trained_on = list(module.hparams.data_spec.get("feature_names") or [])
+    trained_on = list(trained.data_spec.get("feature_names") or [])
     if trained_on and trained_on != preprocessor.feature_names:
         raise ExportError(
             f"the data named by {folder.config_path} now yields different features than the checkpoint was trained on "
@@ -82,7 +66,7 @@ def export_run(
     data_spec = datamodule.spec
     parity = datamodule.splits["val"].x[:PARITY_ROWS].numpy() if "val" in datamodule.splits else None
     return export_encoder(
-        module.model.encoder,
+        trained.model.encoder,
         preprocessor,
         target,
         formats=chosen,
@@ -129,10 +113,9 @@ def start_export_wandb_run(folder: RunFolder, config: dict[str, Any]) -> Any | N
     Online only when the W&B host answers within a few seconds and the run starts within
     ``INIT_TIMEOUT_S``; otherwise the run is offline (kept for ``wandb sync``) and one warning is logged.
     """
-    from privib.pipeline.options import WandbOptions
-    from privib.pipeline.tracking import INIT_TIMEOUT_S, resolve_wandb_mode, start_wandb_run
+    from privib.runs.wandb import INIT_TIMEOUT_S, resolve_wandb_mode, start_wandb_run, wandb_options
 
-    options = WandbOptions(**(config.get("wandb") or {}))
+    options = wandb_options(config.get("wandb"))
     mode = resolve_wandb_mode(options)
     if mode == "disabled":
         return None

@@ -25,11 +25,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Iterable, Mapping
 
 from privib.errors import ExportError
+from privib.export.signing import SIGNATURE_FILE, verify_export
 
 FORMAT = "privib-encoder"
 FORMAT_VERSION = 1
@@ -116,14 +117,6 @@ def privib_version() -> str:
 
 def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def canonical_json(obj: Any) -> str:
@@ -253,8 +246,6 @@ def read_manifest(folder: Path, verify_key: bytes | None = None) -> dict[str, An
         if len(text) > MAX_JSON_BYTES:
             raise ValueError("it grew while being read")
         if verify_key is not None:
-            from privib.export.signing import verify_export
-
             verify_export(folder, text, verify_key)
         manifest = json.loads(text.decode("utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
@@ -311,3 +302,52 @@ def verified_bytes(folder: Path, name: str, manifest: Mapping[str, Any]) -> byte
             "copy it again or re-export the run"
         )
     return data
+
+
+def parse_formats(formats: str | Iterable[str] | None) -> list[str]:
+    """``"onnx,safetensors"`` or a list -> known format names in canonical order; ExportError otherwise."""
+    if formats is None:
+        return list(DEFAULT_FORMATS)
+    items = formats.split(",") if isinstance(formats, str) else [str(f) for f in formats]
+    names = [item.strip().lower().lstrip(".") for item in items if item and item.strip()]
+    if "all" in names:
+        return list(DEFAULT_FORMATS)
+    unknown = [n for n in names if n not in FORMAT_FILES]
+    if unknown or not names:
+        raise ExportError(
+            f"unknown export format(s) {unknown or names}: use a comma-separated subset of {', '.join(FORMAT_FILES)} (or all)"
+        )
+    return [f for f in DEFAULT_FORMATS if f in names]
+
+
+def check_replaceable(target: Path) -> None:
+    """Refuse to write an export over anything but nothing, an empty folder, or an earlier privib export.
+
+    An export replaces its folder as a whole, so a folder given as the output must hold nothing a
+    user could lose: a folder is an earlier export when its manifest says so and it holds no file
+    that the manifest does not list (a run folder, a home folder or a runs folder never passes).
+    """
+    if not target.exists() and not target.is_symlink():
+        return
+    if target.is_symlink() or not target.is_dir():
+        raise ExportError(f"{target} exists and is not a folder: choose another output folder (--out)")
+    entries = sorted(p.name for p in target.iterdir())
+    if not entries:
+        return
+    manifest_path = target / MANIFEST_FILE
+    try:
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else None
+    except (OSError, ValueError, UnicodeDecodeError):
+        manifest = None
+    listed = manifest.get("files") if isinstance(manifest, dict) and manifest.get("format") == FORMAT else None
+    if not isinstance(listed, dict):
+        raise ExportError(
+            f"{target} is not an earlier privib export (no privib {MANIFEST_FILE}) and holds {len(entries)} "
+            f"{'entry' if len(entries) == 1 else 'entries'}: privib replaces an export folder whole, so it refuses to write there; choose a new or empty --out folder"
+        )
+    foreign = [name for name in entries if name not in (MANIFEST_FILE, SIGNATURE_FILE) and name not in listed]
+    if foreign:
+        raise ExportError(
+            f"{target} holds {len(foreign)} {'entry that is' if len(foreign) == 1 else 'entries that are'} not part of its export ({', '.join(foreign[:3])}"
+            f"{', ...' if len(foreign) > 3 else ''}): move them away or choose another --out folder; nothing was changed"
+        )

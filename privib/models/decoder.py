@@ -19,7 +19,7 @@ unseen in training) contributes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -1,7 +1,7 @@
 """Plain ``nn.Module`` building blocks: the Gaussian MLP encoder and the classification heads."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn

@@ -1,8 +1,10 @@
 """The VIB model as a plain module: encoder q(z|x), task head p(y|z), one adversary per attribute."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any
+from collections.abc import Mapping, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -40,3 +42,29 @@ class VIBModel(nn.Module):
             return self.task_head(mean).softmax(dim=-1)
         z = reparameterize(mean, scale, n_samples)
         return self.task_head(z).softmax(dim=-1).mean(dim=0)
+
+
+# The VIBModule hyper-parameters that shape the plain model (the rest are about training).
+ARCHITECTURE_KEYS = ("z_dim", "encoder_widths", "head_widths", "adversary_widths", "activation", "deterministic")
+
+
+def build_vib_model(data_spec: Mapping[str, Any], **architecture: Any) -> VIBModel:
+    """The model a data spec (``DataSpec.to_dict()``) and architecture settings describe.
+
+    One place for both the LightningModule that trains it and the checkpoint loader that rebuilds
+    it for evaluation and export, so the two can never disagree on the layout.
+    """
+    sensitive = list(data_spec["sensitive"])
+    return VIBModel(
+        input_dim=int(data_spec["input_dim"]),
+        n_target_classes=len(data_spec["target_classes"]),
+        n_sensitive_classes=[len(data_spec["sensitive_classes"][a]) for a in sensitive],
+        **{k: architecture[k] for k in ARCHITECTURE_KEYS if k in architecture},
+    )
+
+
+@torch.no_grad()
+def task_probabilities(model: VIBModel, x: torch.Tensor, n_samples: int, batch_size: int = 8192) -> np.ndarray:
+    """Task-head class probabilities of ``x`` in batches (averaged over ``n_samples`` draws of z; 0: the mean)."""
+    parts = [model.predict_proba(x[i : i + batch_size], n_samples) for i in range(0, len(x), batch_size)]
+    return torch.cat(parts).numpy()

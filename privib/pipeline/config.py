@@ -13,39 +13,27 @@ from pathlib import Path
 from typing import Any
 
 from privib.errors import ConfigError
+from privib.io import read_yaml_mapping
+from privib.parsing import new_parser, parse, take_option
+from privib.paths import DEFAULT_CONFIG, DEFAULT_PIPELINE, METHODS_DIR, list_shipped, resolve_project_file
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = "configs/adult.yaml"
-DEFAULT_PIPELINE = "pipelines/standard.yaml"
-METHODS_DIR = "configs/methods"  # method presets: --method NAME layers METHODS_DIR/NAME.yaml
 # Set by privib itself: the logger and callbacks from the wandb/checkpoint sections, the run folder as root,
 # and no automatic hyper-parameter logging (the full config is pushed to W&B instead).
 TRAINER_SKIP = {"logger", "callbacks", "plugins", "default_root_dir", "enable_checkpointing", "profiler", "enable_autolog_hparams"}
 
 
-def resolve_project_file(path: str | os.PathLike[str]) -> Path:
-    """Find ``path`` as given (relative to the working directory), else inside the privib checkout."""
-    candidate = Path(path).expanduser()
-    if candidate.is_file() or candidate.is_absolute():
-        return candidate
-    shipped = PROJECT_ROOT / candidate
-    return shipped if shipped.is_file() else candidate
-
-
 def build_run_parser(prog: str = "privib run") -> Any:
     """The parser of ``privib run``: every section, every option, each with its help."""
-    from jsonargparse import ActionConfigFile, ArgumentParser
     import pytorch_lightning as pl
+    from jsonargparse import ActionConfigFile
 
     from privib.data.datamodule import PrivibDataModule
-    from privib.pipeline.options import CheckpointOptions, EvaluationOptions, WandbOptions
+    from privib.evaluation.options import EvaluationOptions
+    from privib.runs.wandb import WandbOptions
     from privib.training.module import VIBModule
+    from privib.training.options import CheckpointOptions
 
-    parser = ArgumentParser(
-        prog=prog,
-        exit_on_error=False,
-        description="Train a privacy-preserving encoder and run the pipeline's stages; prints the run folder last.",
-    )
+    parser = new_parser(prog, "Train a privacy-preserving encoder and run the pipeline's stages; prints the run folder last.")
     parser.add_argument("--config", action=ActionConfigFile, help=f"YAML config (default: {DEFAULT_CONFIG}).")
     parser.add_argument("--seed_everything", type=int, default=0, help="Seed of every random generator.")
     parser.add_argument("--name", type=str, default="adult", help="Run name, the first part of the run folder's name.")
@@ -79,13 +67,13 @@ def with_default_config(argv: list[str]) -> list[str]:
     if any(arg == "--config" or arg.startswith("--config=") for arg in argv):
         return argv
     default = resolve_project_file(DEFAULT_CONFIG)
-    return ["--config", str(default), *argv] if default.is_file() else argv
+    if not default.is_file():  # a broken install: never train silently on the bare class defaults
+        raise ConfigError(f"the default config {DEFAULT_CONFIG} is not installed: reinstall privib, or pass --config FILE")
+    return ["--config", str(default), *argv]
 
 
 def parse_run_config(argv: list[str]) -> tuple[Any, dict[str, Any]]:
     """Parse ``privib run`` arguments; returns the parser and the resolved config as plain dict."""
-    from argparse import ArgumentError
-
     argv = _resolve_config_paths(apply_method_preset(with_default_config(argv)))
     for path in _config_paths(argv):
         check_yaml_file(path)
@@ -96,12 +84,7 @@ def parse_run_config(argv: list[str]) -> tuple[Any, dict[str, Any]]:
         sys.stdout.flush()
         raise SystemExit(0)
     parser = build_run_parser()
-    try:
-        namespace = parser.parse_args(argv) if help_file is None else _parse_keeping_help(parser, argv, help_file)
-    except ArgumentError as exc:
-        raise ConfigError(one_line(str(exc))) from exc
-    except (OSError, ValueError) as exc:
-        raise ConfigError(one_line(str(exc))) from exc
+    namespace = parse(parser, argv) if help_file is None else _parse_keeping_help(parser, argv, help_file)
     config = namespace.clone()
     config.pop("config", None)
     config.pop("resume", None)
@@ -126,7 +109,7 @@ def _help_cache_file(argv: list[str]) -> Path | None:
     import json
     import shutil
 
-    from privib.data.sources import cache_dir
+    from privib.paths import cache_dir
 
     digest = hashlib.sha256()
     versions = {}
@@ -155,7 +138,7 @@ def _parse_keeping_help(parser: Any, argv: list[str], help_file: Path) -> Any:
     buffer = io.StringIO()
     try:
         with contextlib.redirect_stdout(buffer):
-            return parser.parse_args(argv)
+            return parse(parser, argv)
     except SystemExit as exc:
         text = buffer.getvalue()
         if exc.code in (0, None) and text:
@@ -169,32 +152,14 @@ def _parse_keeping_help(parser: Any, argv: list[str], help_file: Path) -> Any:
         sys.stdout.flush()
 
 
-def split_option(argv: list[str], option: str, needs: str) -> tuple[str | None, list[str]]:
-    """Take ``--OPTION VALUE`` (or ``--OPTION=VALUE``) out of ``argv``; ``needs`` names the value in the error."""
-    rest: list[str] = []
-    value = None
-    items = iter(argv)
-    for arg in items:
-        if arg == option:
-            value = next(items, None)
-            if value is None:
-                raise ConfigError(f"{option} needs {needs}")
-        elif arg.startswith(option + "="):
-            value = arg.split("=", 1)[1]
-        else:
-            rest.append(arg)
-    return value, rest
-
-
 def split_resume(argv: list[str]) -> tuple[str | None, list[str]]:
     """Take ``--resume FOLDER`` out of ``argv``."""
-    return split_option(argv, "--resume", "a run folder: privib run --resume runs/<run>")
+    return take_option(argv, "--resume", "a run folder: privib run --resume runs/<run>")
 
 
 def list_methods() -> list[str]:
-    """Names of the method presets: ``configs/methods/*.yaml`` in the checkout (and the working directory)."""
-    folders = {PROJECT_ROOT / METHODS_DIR, Path(METHODS_DIR)}
-    return sorted({file.stem for folder in folders if folder.is_dir() for file in folder.glob("*.yaml")})
+    """Names of the method presets: the shipped ``configs/methods/*.yaml`` (and those in the working directory)."""
+    return list_shipped(METHODS_DIR)
 
 
 def method_preset_path(name: str) -> Path:
@@ -251,34 +216,8 @@ def _config_paths(argv: list[str]) -> list[str]:
 
 
 def load_yaml_mapping(path: str | Path, what: str = "config file", fix: str = "pass --config with an existing YAML file") -> dict[str, Any]:
-    """Read a YAML file that must hold a mapping; every problem is a ConfigError naming ``what`` and ``path``.
-
-    The read is bounded (:func:`privib.io.read_yaml`): an oversized file or an alias bomb is refused
-    before it is expanded.
-    """
-    import yaml
-
-    from privib.io import YamlLimitError, read_yaml
-
-    file = resolve_project_file(path)
-    if not file.is_file():
-        raise ConfigError(f"{what} {path} not found: {fix}")
-    try:
-        content = read_yaml(file)
-    except YamlLimitError as exc:
-        raise ConfigError(f"{what} {path} {exc}: a config is a few KB of plain values, fix the file") from exc
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise ConfigError(f"{what} {path} is not valid YAML{where} ({problem}): fix the file") from exc
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{what} {path} is not UTF-8 text: pass a YAML file") from exc
-    except OSError as exc:
-        raise ConfigError(f"{what} {path} cannot be read ({exc.strerror}): {fix}") from exc
-    if content is not None and not isinstance(content, dict):
-        raise ConfigError(f"{what} {path} must hold a mapping of sections (data:, model:, trainer: ...)")
-    return content or {}
+    """:func:`privib.io.read_yaml_mapping` of ``path`` as given, else of the shipped file of that name."""
+    return read_yaml_mapping(resolve_project_file(path), what, fix, shown=path)
 
 
 def command_line_modules(argv: list[str]) -> tuple[str, ...]:
@@ -327,14 +266,6 @@ def check_flag_values(argv: list[str]) -> None:
 def check_yaml_file(path: str) -> None:
     """Raise a ConfigError naming ``path`` when it is missing or not a YAML mapping."""
     load_yaml_mapping(path)
-
-
-def one_line(message: str) -> str:
-    """Collapse a multi-line parser message into one line, with a hint for unknown keys."""
-    text = re.sub(r"\s+", " ", message).strip()
-    if "unrecognized arguments" in text or "does not accept nested key" in text or "No action for key" in text:
-        text += " (run `privib run --help` for every option)"
-    return text
 
 
 def load_pipeline_stages(path: str) -> list[str]:

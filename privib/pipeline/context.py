@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from privib.pipeline.runs import RunFolder
+from privib.runs import RunFolder
 
 
 class NonZeroRankDone(Exception):
@@ -43,8 +43,3 @@ class RunContext:
             datamodule.setup()
             self._datamodule = datamodule
         return self._datamodule
-
-    def best_checkpoint(self) -> Any:
-        """Path of the best checkpoint (falls back to the last one)."""
-        best = self.folder.checkpoints / "best.ckpt"
-        return best if best.is_file() else self.folder.checkpoints / "last.ckpt"

@@ -1,4 +1,11 @@
-"""Run a pipeline: validate the config, create the run folder, run each stage, record the outcome."""
+"""Run stages on a run folder: one loop for ``privib run`` (a new or resumed run) and ``privib evaluate``.
+
+:func:`run_stages` runs the stages in order and records what each returns: metrics into
+``metrics.json`` (a stage named ``evaluate`` replaces every earlier evaluation figure),
+``time/*`` keys into ``timings.json``, and the W&B summary. :func:`run_pipeline` adds the
+run's life cycle around it (a locked folder, ``running`` then ``finished`` or ``failed`` with
+the reason); :func:`evaluate_run` re-runs evaluation stages on a trained run.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -9,14 +16,16 @@ import time
 from pathlib import Path
 from typing import Any
 
+from collections.abc import Sequence
+
 from privib.errors import ConfigError, PrivibError, Terminated
-from privib.io import write_json_atomic
 from privib.locks import FolderLock, process_alive
 from privib.pipeline.config import load_pipeline_stages
 from privib.pipeline.context import NonZeroRankDone, RunContext
-from privib.pipeline.options import WandbOptions
-from privib.pipeline.runs import RUN_DIR_ENV, RunFolder, create_run_folder
+from privib.pipeline.stage import Stage
 from privib.pipeline.stages import get_stage
+from privib.runs import RUN_DIR_ENV, RunFolder, create_run_folder, keys
+from privib.runs.wandb import wandb_options
 
 log = logging.getLogger(__name__)
 
@@ -43,9 +52,9 @@ def run_pipeline(config: dict[str, Any], resume: RunFolder | None = None, truste
     from privib.data.datamodule import PrivibDataModule
     from privib.training.module import VIBModule
 
-    stages = [(name, get_stage(name)) for name in load_pipeline_stages(config["pipeline"])]
-    for _, run_stage in stages:  # a stage may check its own config section before any training
-        getattr(run_stage, "check_config", lambda *_: None)(config, trusted)
+    stages = [get_stage(name) for name in load_pipeline_stages(config["pipeline"])]
+    for stage in stages:  # a stage may check its own config section before any training
+        stage.check_config(config, trusted)
     if config["threads"] < 1:
         raise ConfigError(f"threads must be at least 1, got {config['threads']}")
     check_training_options(config)
@@ -62,53 +71,83 @@ def run_pipeline(config: dict[str, Any], resume: RunFolder | None = None, truste
         return _run_stages(folder, config, stages, module, datamodule, resume, trusted, is_rank_zero=child is None)
 
 
-def _run_stages(folder: RunFolder, config: dict[str, Any], stages: list[tuple[str, Any]], module: Any, datamodule: Any,
+def _run_stages(folder: RunFolder, config: dict[str, Any], stages: Sequence[Stage], module: Any, datamodule: Any,
                 resume: RunFolder | None, trusted: tuple[str, ...], is_rank_zero: bool) -> Path | None:
     """Run every stage in ``folder``; the status says ``finished`` only when all of them succeeded."""
     from privib.pipeline.tracking import make_wandb_logger
 
     if is_rank_zero:
-        _start(folder, config, [name for name, _ in stages], resumed=resume is not None)
+        _start(folder, config, [stage.name for stage in stages], resumed=resume is not None)
         os.environ[RUN_DIR_ENV] = str(folder.path)
     context = RunContext(folder=folder, config=config, module=module, _datamodule=datamodule, trusted_modules=trusted,
                          resume_checkpoint=_resume_checkpoint(folder) if resume else None)
-    logger = None
-    timings: dict[str, float] = {}
     try:
-        logger, tracking_warning = make_wandb_logger(WandbOptions(**config["wandb"]), folder.path, config,
-                                                     folder.status().get("wandb_id"))
-        context.logger = logger
+        context.logger, tracking_warning = make_wandb_logger(wandb_options(config["wandb"]), folder.path, config,
+                                                             folder.status().get("wandb_id"))
         context.warnings.extend(datamodule.warnings)
         if tracking_warning:
             context.warnings.append(tracking_warning)
-        for name, run_stage in stages:
-            started = time.perf_counter()
-            metrics = run_stage(context)
-            timings[f"stage/{name}_s"] = time.perf_counter() - started
-            timings.update({k: v for k, v in metrics.items() if k.startswith("time/")})
-            metrics = {k: v for k, v in metrics.items() if not k.startswith("time/")}
-            folder.update_metrics(metrics)
-            write_json_atomic(folder.path / "timings.json", timings)
-            if logger is not None:
-                logger.experiment.summary.update(metrics)
+        run_stages(context, stages)
     except NonZeroRankDone:
         return None
-    except PrivibError as exc:
-        _fail(folder, str(exc), context.warnings, **getattr(exc, "details", {}))
-        raise
-    except KeyboardInterrupt:
-        _fail(folder, "interrupted (SIGINT)", context.warnings)
-        raise
-    except Terminated as exc:
-        _fail(folder, f"terminated ({exc.signal_name})", context.warnings)
-        raise
     except BaseException as exc:
-        _fail(folder, f"{type(exc).__name__}: {exc}", context.warnings)
+        _fail(folder, failure_reason(exc), context.warnings, **getattr(exc, "details", {}))
         raise
     finally:
-        _finish_wandb(logger, context.warnings)
+        _finish_wandb(context.logger, context.warnings)
     folder.write_status("finished", finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), warnings=context.warnings)
     return folder.path
+
+
+def run_stages(ctx: RunContext, stages: Sequence[Stage]) -> dict[str, float]:
+    """Run ``stages`` in order, recording each one's figures as it ends; returns every figure produced.
+
+    Metrics are merged into ``metrics.json`` after each stage (once an ``evaluate`` stage has
+    run, the figures of earlier evaluations are dropped, so the file never mixes two audits),
+    ``time/*`` keys and the stage's duration into ``timings.json``, and both into the W&B summary.
+    """
+    produced: dict[str, float] = {}
+    timings: dict[str, float] = {}
+    replaces_evaluation = False
+    for stage in stages:
+        started = time.perf_counter()
+        result = stage.run(ctx)
+        timings[f"stage/{stage.name}_s"] = time.perf_counter() - started
+        timings.update({k: v for k, v in result.items() if k.startswith("time/")})
+        metrics = {k: v for k, v in result.items() if not k.startswith("time/")}
+        produced.update(metrics)
+        replaces_evaluation = replaces_evaluation or stage.name == "evaluate"
+        ctx.folder.update_metrics(produced, drop_prefixes=keys.EVALUATION_PREFIXES if replaces_evaluation else ())
+        ctx.folder.update_timings(timings)
+        if ctx.logger is not None:
+            ctx.logger.experiment.summary.update(metrics)
+    return produced
+
+
+def evaluate_run(folder: RunFolder, config: dict[str, Any], names: Sequence[str], trusted: tuple[str, ...] = ()) -> None:
+    """Re-run the evaluation stages ``names`` on a trained run, under its lock; ``status.json`` is left as it is.
+
+    ``config`` is the run's config with the evaluation section to use; when it differs from the
+    folder's, it is written back once the stages succeeded, so ``config.yaml`` always describes
+    ``metrics.json``. The run's own W&B run (same id) is continued when it has one.
+    """
+    from privib.pipeline.tracking import resume_wandb_logger
+
+    if "fit" in names:
+        raise ConfigError("privib evaluate re-runs evaluation stages on a trained encoder; `fit` needs `privib run`")
+    stages = [get_stage(name) for name in names]
+    for stage in stages:
+        stage.check_config(config, trusted)
+    folder.require_checkpoint()
+    changed = config != folder.read_config()
+    context = RunContext(folder=folder, config=config, trusted_modules=trusted)
+    context.logger = resume_wandb_logger(folder, config)
+    try:
+        run_stages(context, stages)
+        if changed:
+            folder.write_config(config)
+    finally:
+        _finish_wandb(context.logger, [])
 
 
 def check_training_options(config: dict[str, Any]) -> None:
@@ -143,8 +182,19 @@ def _start(folder: RunFolder, config: dict[str, Any], stages: list[str], resumed
 
 
 def _resume_checkpoint(folder: RunFolder) -> Path | None:
-    last = folder.checkpoints / "last.ckpt"
+    last = folder.checkpoint("last")
     return last if last.is_file() else None
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What ``status.json`` says about why a run stopped."""
+    if isinstance(exc, PrivibError):
+        return str(exc)
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (SIGINT)"
+    if isinstance(exc, Terminated):
+        return f"terminated ({exc.signal_name})"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _fail(folder: RunFolder, reason: str, warnings: list[str], **details: Any) -> None:
@@ -174,10 +224,18 @@ def resume_run(path: str | os.PathLike[str], trusted: tuple[str, ...] = ()) -> P
         config = folder.read_config()
         last = _resume_checkpoint(folder)
         if last is not None:
-            from privib.training.checkpoint import verify_weights_only
+            from privib.models.checkpoint import verify_weights_only
 
             verify_weights_only(last)
-        return run_pipeline(config, resume=folder, trusted=trusted)
+        try:
+            return run_pipeline(config, resume=folder, trusted=trusted)
+        except BaseException as exc:
+            status = folder.status()
+            # Stopped (a signal, a crash) before the run restarted: a stale ``running`` of the killed process would
+            # stay forever. Refused input (a PrivibError) leaves the folder exactly as it was.
+            if status.get("state") == "running" and status.get("pid") != os.getpid() and not isinstance(exc, PrivibError):
+                _fail(folder, failure_reason(exc), [])
+            raise
 
 
 def _finish_wandb(logger: Any | None, warnings: list[str]) -> None:

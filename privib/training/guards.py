@@ -14,7 +14,7 @@ from pytorch_lightning.callbacks import Checkpoint
 
 from privib.errors import TrainingDiverged
 
-log = logging.getLogger("privib")
+log = logging.getLogger(__name__)
 
 
 class NonFiniteGuard(pl.Callback):

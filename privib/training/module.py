@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
+from collections.abc import Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -11,7 +12,7 @@ from torch.nn import functional as F
 from privib.errors import ConfigError
 from privib.models.distributions import LN2, kl_standard_normal, reparameterize
 from privib.models.gradient_reversal import grad_reverse
-from privib.models.vib import VIBModel
+from privib.models.vib import build_vib_model
 
 AdvMode = Literal["alternating", "grl"]
 Release = Literal["mean", "sample"]
@@ -109,16 +110,9 @@ class VIBModule(pl.LightningModule):
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.sensitive: list[str] = list(data_spec["sensitive"])
-        self.model = VIBModel(
-            input_dim=int(data_spec["input_dim"]),
-            n_target_classes=len(data_spec["target_classes"]),
-            n_sensitive_classes=[len(data_spec["sensitive_classes"][a]) for a in self.sensitive],
-            z_dim=z_dim,
-            encoder_widths=encoder_widths,
-            head_widths=head_widths,
-            adversary_widths=adversary_widths,
-            activation=activation,
-            deterministic=deterministic,
+        self.model = build_vib_model(
+            data_spec, z_dim=z_dim, encoder_widths=encoder_widths, head_widths=head_widths,
+            adversary_widths=adversary_widths, activation=activation, deterministic=deterministic,
         )
         self.decoder = self._make_decoder(data_spec) if recon_weight else None
         self.h_target_bits = entropy_bits(data_spec["target_prior"])

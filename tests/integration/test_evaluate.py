@@ -9,24 +9,13 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import run_privib
-from evaluate_helpers import metrics_of, pipeline_file, synthetic_args, train_run
+from helpers.cli import run_privib
+from helpers.runs import metrics_of, pipeline_file, synthetic_args, train_run
 
 OPTIONS = {"leakage": "linear", "flip": 0.1, "n_train": 2000, "n_test": 1500, "seed": 5}
 GRID = '{"noise": [0, 0.5], "masking": [0, 0.25], "pgd": [0, 0.1]}'
 PNG = b"\x89PNG\r\n\x1a\n"
 ATTACKERS = ["logreg", "mlp_64", "mlp_128_64", "hgb"]
-
-
-@pytest.fixture(autouse=True)
-def _restore_privib_logger():
-    """``privib.cli.main`` binds a handler to the current sys.stderr (pytest's capture here): undo it after each test."""
-    import logging
-
-    log = logging.getLogger("privib")
-    saved = (list(log.handlers), log.level, log.propagate)
-    yield
-    log.handlers[:], log.level, log.propagate = saved[0], saved[1], saved[2]
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +66,8 @@ def test_figures_agree_with_each_other(run: Path) -> None:
 
 def test_task_accuracy_matches_the_test_stage(run: Path) -> None:
     from privib.pipeline.context import RunContext
-    from privib.pipeline.runs import RunFolder
-    from privib.pipeline.stages import test_stage
+    from privib.pipeline.stages.test import test_stage
+    from privib.runs.folder import RunFolder
 
     config = yaml.safe_load((run / "config.yaml").read_text())
     again = test_stage(RunContext(folder=RunFolder(run), config=config))

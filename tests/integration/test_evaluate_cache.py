@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from evaluate_helpers import synthetic_args, train_run
+from helpers.runs import synthetic_args, train_run
 
 OPTIONS = {"leakage": "linear", "flip": 0.1, "n_train": 1200, "n_test": 800, "seed": 3}
 LIGHT = ["--evaluation.robustness", '{"noise": [0, 0.5]}', "--evaluation.n_boot", "50"]
 
 
 def _evaluate(run: Path, **evaluation) -> tuple[dict[str, float], dict[str, float]]:
-    from privib.evaluation.stage import evaluate_stage
     from privib.pipeline.context import RunContext
-    from privib.pipeline.runs import RunFolder
+    from privib.pipeline.stages.evaluate import evaluate_stage
+    from privib.runs.folder import RunFolder
 
     config = yaml.safe_load((run / "config.yaml").read_text())
     config["evaluation"].update(evaluation)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluate_helpers import metrics_of, synthetic_args, train_run
+from helpers.runs import metrics_of, synthetic_args, train_run
 
 PLAIN_MLP = ["--model.deterministic", "true", "--model.beta", "0", "--model.adv_weight", "0"]
 

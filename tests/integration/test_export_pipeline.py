@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, run_privib
+from helpers.cli import REPO, run_privib
 
 pytestmark = pytest.mark.slow
 PARITY = 1e-5
@@ -32,7 +32,7 @@ LOGREG = {"name": "logreg", "class_path": "sklearn.linear_model.LogisticRegressi
 
 def _has_evaluation() -> bool:
     try:
-        from privib.pipeline.options import EvaluationOptions  # noqa: F401
+        from privib.evaluation.options import EvaluationOptions  # noqa: F401
         from privib.pipeline.stages import get_stage
 
         get_stage("evaluate")
@@ -148,13 +148,13 @@ def test_checkpoint_torch_backend_pt2_and_onnx_agree_on_raw_adult_records(run, d
 
     import privib
     from privib.export.modules import MeanLogVarEncoder
-    from privib.training.checkpoint import load_module
+    from privib.models.checkpoint import load_trained_model
 
     export = run[0] / "export"
-    module = load_module(run[0] / "checkpoints" / "best.ckpt")
+    trained = load_trained_model(run[0] / "checkpoints" / "best.ckpt")
     x = datamodule.splits["test"].x
     with torch.no_grad():
-        reference = [t.numpy() for t in MeanLogVarEncoder(module.model.encoder).eval()(x)]
+        reference = [t.numpy() for t in MeanLogVarEncoder(trained.model.encoder).eval()(x)]
         pt2 = [t.numpy() for t in torch.export.load(export / "encoder.pt2").module()(x)]
     outputs = {
         "pt2": pt2,
@@ -205,12 +205,12 @@ def test_round_trip_in_a_fresh_process_reproduces_the_probe_accuracy(run, datamo
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from privib.training.checkpoint import load_module
+    from privib.models.checkpoint import load_trained_model
 
-    module = load_module(run[0] / "checkpoints" / "best.ckpt")
+    trained = load_trained_model(run[0] / "checkpoints" / "best.ckpt")
     with torch.no_grad():
-        own_train = module.model.encoder(datamodule.splits["train"].x)[0].numpy()
-        own_test = module.model.encoder(datamodule.splits["test"].x)[0].numpy()
+        own_train = trained.model.encoder(datamodule.splits["train"].x)[0].numpy()
+        own_test = trained.model.encoder(datamodule.splits["test"].x)[0].numpy()
     assert np.abs(own_test - z_test).max() <= PARITY
 
     def logreg_accuracy(train: np.ndarray, test: np.ndarray) -> float:

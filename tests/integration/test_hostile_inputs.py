@@ -5,13 +5,13 @@ import hashlib
 import json
 import pickle
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from conftest import REPO, run_privib
+from helpers.cli import REPO, run_privib
+from helpers.payloads import Payload
 
 pytestmark = pytest.mark.slow
 CASES = yaml.safe_load((Path(__file__).with_name("bad_inputs.yaml")).read_text())
@@ -82,20 +82,10 @@ def _mutate(case_dir: Path, step: dict) -> None:
         import torch
 
         checkpoint = torch.load(path, weights_only=True)
-        checkpoint["payload"] = _Payload(str(case_dir / step["marker"]))
+        checkpoint["payload"] = Payload(str(case_dir / step["marker"]))
         torch.save(checkpoint, path)
     else:
         raise ValueError(f"unknown mutate action {action}")
-
-
-class _Payload:
-    """Unpickling this runs ``touch marker``: what a hostile checkpoint would carry."""
-
-    def __init__(self, marker: str) -> None:
-        self.marker = marker
-
-    def __reduce__(self) -> tuple:
-        return (subprocess.call, (["touch", self.marker],))
 
 
 def _prepare(case: dict, case_dir: Path, prepared: dict[str, Path]) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_privib
+from helpers.cli import run_privib
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_privib
+from helpers.cli import REPO, run_privib
 
 pytestmark = pytest.mark.slow
 LIGHT = ["--config", str(REPO / "configs" / "adult.yaml"), "--config", str(Path(__file__).with_name("light_evaluation.yaml")),

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, run_privib
+from helpers.cli import REPO, run_privib
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -10,10 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, run_privib
-
-sys.path.insert(0, str(REPO / "tests" / "unit" / "data"))
-from tabular_tables import people  # noqa: E402
+from helpers.cli import REPO, run_privib
+from helpers.tables import people
 
 pytestmark = pytest.mark.slow
 CONFIG = str(REPO / "configs" / "tabular.yaml")

@@ -1,4 +1,4 @@
-"""TabularPreprocessor: standardization, one-hot, unknown categories, JSON round trip."""
+"""TabularPreprocessor: standardization, one-hot, unknown categories, JSON round trip; category strings across readers."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from privib.data.preprocessing import TabularPreprocessor
+from privib.data.preprocessing import TabularPreprocessor, category_strings
 from privib.errors import DataError
 
 
@@ -52,3 +52,15 @@ def test_missing_column_and_non_numeric_are_named(fitted):
         fitted.transform(pd.DataFrame({"a": [1.0]}))
     with pytest.raises(DataError, match="'a'"):
         fitted.transform(pd.DataFrame({"a": ["abc"], "c": ["x"]}))
+
+
+def test_category_strings_agree_across_readers():
+    # The same value read as int, float (with NaN), string or bool gives the same category.
+    assert category_strings(pd.Series([3, 1])).tolist() == ["3", "1"]
+    assert category_strings(pd.Series([3.0, np.nan, 2.5])).tolist()[::2] == ["3", "2.5"]
+    assert category_strings(pd.Series([" 3", "3.0", "x ", "", "?", None], dtype=object), ["?"]).tolist()[:3] == ["3", "3", "x"]
+    assert category_strings(pd.Series([" 3", "3.0", "x ", "", "?", None], dtype=object), ["?"]).isna().tolist() == [
+        False, False, False, True, True, True]
+    assert category_strings(pd.Series([True, False])).tolist() == ["True", "False"]
+    assert category_strings(pd.Series(["true", "FALSE", None], dtype=object)).tolist()[:2] == ["True", "False"]
+    assert category_strings(pd.Series([1, "a", 2.0, None], dtype=object)).tolist()[:3] == ["1", "a", "2"]

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from privib.errors import ConfigError, DataError, PrivibError
-from tabular_tables import datamodule
+from helpers.tables import datamodule
 
 N = 200
 

@@ -1,0 +1,6 @@
+"""``python -m privib.cli``: the ``privib`` command."""
+import sys
+
+from privib.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Many runs, read-only: records from run folders or W&B, the comparison table, Pareto math, plots."""

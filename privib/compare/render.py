@@ -1,0 +1,200 @@
+"""The comparison as people read it: text and Markdown tables, the Pareto plot, the output files."""
+from __future__ import annotations
+
+import math
+import os
+import re
+import sys
+from pathlib import Path
+from typing import Any
+from collections.abc import Sequence
+
+from privib.compare.pareto import REFERENCE_ACC, REFERENCE_AUC, pareto_front
+from privib.compare.table import ACCURACY_KEY, PROBE_KEY, WORST_KEY, CompareResult
+
+__all__ = ["column_title", "table_text_rows", "method_text_rows", "markdown_table", "plain_table", "markdown_report",
+           "plot_pareto", "write_outputs", "summary_dict", "print_result"]
+
+_SHORT_NAMES = {ACCURACY_KEY: "acc", PROBE_KEY: "probe acc", WORST_KEY: "worst AUC"}
+
+
+def column_title(key: str) -> str:
+    """Short column title: ``leakage/sex/auc_max`` -> ``sex AUC``."""
+    if key in _SHORT_NAMES:
+        return _SHORT_NAMES[key]
+    if m := re.fullmatch(r"leakage/([^/]+)/auc_max", key):
+        return f"{m.group(1)} AUC"
+    if m := re.fullmatch(r"fairness/([^/]+)/dp_gap", key):
+        return f"{m.group(1)} DP gap"
+    if m := re.fullmatch(r"robustness/([^/]+)/area", key):
+        return f"{m.group(1)} area"
+    return key
+
+
+def _pm(mean: float, std: float) -> str:
+    if math.isnan(mean):
+        return "—"
+    return f"{mean:.3f} ± {std:.3f}" if not math.isnan(std) else f"{mean:.3f}"
+
+
+def table_text_rows(result: CompareResult, metrics: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the configuration table as text (mean ± std); the configuration as its label
+    (the keys that vary within its method; table.csv has one column per key)."""
+    metrics = list(metrics or result.metrics)
+    header = ["method", "configuration", "n", *[column_title(m) for m in metrics]]
+    rows = []
+    for _, row in result.table.iterrows():
+        cells = [str(row["method"]), str(row["label"]), str(row["n"])]
+        cells += [_pm(row[f"{m}_mean"], row[f"{m}_std"]) for m in metrics]
+        rows.append(cells)
+    return header, rows
+
+
+def method_text_rows(result: CompareResult) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the per-method summary as text."""
+    header = ["method", "configs", "runs", *[f"best acc @ AUC<={t:g}" for t in result.thresholds], "dominated area"]
+    rows = []
+    for _, row in result.methods.iterrows():
+        cells = [str(row["method"]), str(row["configurations"]), str(row["runs"])]
+        for t in result.thresholds:
+            mean, std = row[f"best_acc@auc<={t:g}"], row[f"best_acc@auc<={t:g}_std"]
+            cells.append(f"{_pm(mean, std)} ({row[f'best_config@auc<={t:g}']})" if not math.isnan(mean) else "—")
+        cells.append(f"{row['dominated_area']:.4f}")
+        rows.append(cells)
+    return header, rows
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """A GitHub Markdown table."""
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def plain_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Aligned plain-text table for the terminal."""
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths)) for row in rows]
+    return "\n".join(lines)
+
+
+def markdown_report(result: CompareResult, plot_name: str | None = "pareto.png") -> str:
+    """The Markdown file: configuration table, per-method summary, the plot, how to read them."""
+    header, rows = table_text_rows(result)
+    m_header, m_rows = method_text_rows(result)
+    parts = [
+        "# privib compare", "",
+        f"{len(result.runs)} finished run(s), {len(result.table)} configuration(s), mean ± std over seeds"
+        + (f"; {result.skipped} unfinished run(s) skipped" if result.skipped else "") + ".",
+        "`acc`: " + ("task head accuracy on the test split" if result.accuracy_key == ACCURACY_KEY else f"`{result.accuracy_key}`")
+        + "; `<attr> AUC`: leakage, best fresh attacker's test AUC on "
+        + {"released": "the representation each run releases (`model.release`: the mean of q(z|x) by default)",
+           "mean": "the mean of q(z|x)", "sample": "one sample z ~ q(z|x)"}[result.leakage]
+        + "; `worst AUC`: the maximum over "
+        "attributes; `DP gap`: demographic-parity gap of the task predictions; `<family> area`: area under the "
+        "accuracy-vs-perturbation curve.", "",
+        markdown_table(header, rows), "",
+        "## Per method", "",
+        f"Best accuracy among configurations whose mean worst-case leakage AUC is at most each threshold "
+        f"(configuration in brackets), and the area of the (leakage, accuracy) region the method's configurations "
+        f"dominate inside [0.5, {REFERENCE_AUC:g}] x [{REFERENCE_ACC:g}, 1] (larger is better, at most "
+        f"{(REFERENCE_AUC - 0.5) * (1 - REFERENCE_ACC):g}).", "",
+        markdown_table(m_header, m_rows), "",
+    ]
+    if plot_name:
+        parts += [f"![Pareto front]({plot_name})", ""]
+    return "\n".join(parts)
+
+
+def plot_pareto(result: CompareResult, path: str | os.PathLike[str], title: str | None = None) -> Path:
+    """Task accuracy vs worst-case leakage AUC, one colour per method: fronts as lines, every configuration with error bars."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(9.0, 5.2), dpi=130)
+    FigureCanvasAgg(figure)
+    ax = figure.add_subplot(1, 1, 1)
+    acc_col, leak_col = result.accuracy_key, WORST_KEY
+    colors = {m: f"C{i}" for i, m in enumerate(result.table["method"].drop_duplicates())}
+    for method, group in result.table.groupby("method", sort=False):
+        group = group.reset_index(drop=True)
+        x, y = group[f"{leak_col}_mean"].to_numpy(float), group[f"{acc_col}_mean"].to_numpy(float)
+        xerr, yerr = group[f"{leak_col}_std"].fillna(0).to_numpy(float), group[f"{acc_col}_std"].fillna(0).to_numpy(float)
+        color = colors[method]
+        ax.errorbar(x, y, xerr=xerr, yerr=yerr, fmt="o", color=color, alpha=0.35, markersize=4, capsize=2, linewidth=0.8)
+        front = pareto_front(x, y)
+        if front:
+            ax.errorbar(x[front], y[front], xerr=xerr[front], yerr=yerr[front], fmt="-o", color=color, markersize=5,
+                        capsize=2.5, linewidth=1.6, label=f"{method} ({len(group)} configs)")
+    for t in result.thresholds:
+        ax.axvline(t, color="0.6", linestyle=":", linewidth=0.9)
+    ax.axvline(0.5, color="0.3", linestyle="--", linewidth=0.9)
+    attacked = {"released": "released z", "mean": "mean of q(z|x)", "sample": "sampled z"}[result.leakage]
+    ax.set_xlabel(f"worst-case leakage AUC of the {attacked}\n(best fresh attacker, max over attributes; lower is more private)")
+    ax.set_ylabel("task accuracy (test)" if acc_col == ACCURACY_KEY else acc_col)
+    ax.set_title(title or "privib: privacy-utility Pareto fronts (mean ± std over seeds)", fontsize=10)
+    ax.grid(alpha=0.3)
+    if ax.get_legend_handles_labels()[0]:  # outside the axes: it never hides a point
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="front of", title_fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no run has both accuracy and leakage figures\n(add the evaluate stage to the pipeline)",
+                transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.4")
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.tmp.png")
+    figure.savefig(tmp, bbox_inches="tight")
+    os.replace(tmp, target)
+    return target
+
+
+def write_outputs(result: CompareResult, out_dir: str | os.PathLike[str], plot: bool = True,
+                  title: str | None = None) -> dict[str, Path]:
+    """Write ``table.csv`` (per configuration), ``runs.csv`` (per run), ``methods.csv``, ``compare.md``,
+    ``summary.json`` and ``pareto.png`` into ``out_dir``; returns their paths."""
+    from privib.io import write_json_atomic, write_text_atomic
+
+    out = Path(out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"table": out / "table.csv", "runs": out / "runs.csv", "methods": out / "methods.csv",
+             "markdown": out / "compare.md", "summary": out / "summary.json"}
+    write_text_atomic(paths["table"], result.table.to_csv(index=False))
+    write_text_atomic(paths["runs"], result.runs.to_csv(index=False))
+    write_text_atomic(paths["methods"], result.methods.to_csv(index=False))
+    if plot:
+        paths["plot"] = plot_pareto(result, out / "pareto.png", title=title)
+    write_text_atomic(paths["markdown"], markdown_report(result, "pareto.png" if plot else None))
+    write_json_atomic(paths["summary"], summary_dict(result))
+    return paths
+
+
+def summary_dict(result: CompareResult) -> dict[str, Any]:
+    """Flat per-method figures (``<method>/best_acc@auc<=0.6`` ...) plus counts, for JSON and W&B summaries."""
+    out: dict[str, Any] = {"runs": int(len(result.runs)), "configurations": int(len(result.table)),
+                           "skipped": int(result.skipped), "accuracy_key": result.accuracy_key}
+    for _, row in result.methods.iterrows():
+        for t in result.thresholds:
+            value = row[f"best_acc@auc<={t:g}"]
+            out[f"{row['method']}/best_acc@auc<={t:g}"] = None if math.isnan(value) else float(value)
+            out[f"{row['method']}/best_config@auc<={t:g}"] = row[f"best_config@auc<={t:g}"]
+        out[f"{row['method']}/dominated_area"] = float(row["dominated_area"])
+    return out
+
+
+def print_result(result: CompareResult, paths: dict[str, Path], stream: Any = None) -> None:
+    """The configuration table (main columns) and the per-method summary, for the terminal."""
+    stream = stream or sys.stdout
+    shown = [m for m in result.metrics if not m.startswith("robustness/")]
+    header, rows = table_text_rows(result, shown)
+    print(plain_table(header, rows), file=stream)
+    print(file=stream)
+    m_header, m_rows = method_text_rows(result)
+    print(plain_table(m_header, m_rows), file=stream)
+    print(file=stream)
+    skipped = f", {result.skipped} unfinished skipped" if result.skipped else ""
+    print(f"{len(result.runs)} runs, {len(result.table)} configurations{skipped}; wrote "
+          + ", ".join(str(p) for p in paths.values()), file=stream)
+    if result.runs[WORST_KEY].isna().all():
+        print("note: no run has leakage figures (leakage/<attr>/auc_max): run the evaluate stage "
+              "(privib evaluate RUN, or list it in the pipeline) to get the Pareto front", file=stream)

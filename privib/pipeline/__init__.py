@@ -1,0 +1,1 @@
+"""One run: the run config, the context stages share, the stages and the runner that records their outcome."""

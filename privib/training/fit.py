@@ -1,0 +1,89 @@
+"""Train a module with privib's callbacks: best and last checkpoints, early stopping, history, guards.
+
+:func:`fit_module` is the one place a Lightning ``Trainer`` is built for training; the
+pipeline's ``fit`` stage hands it the run folder's paths and the config sections.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from privib.training.options import CheckpointOptions
+
+
+@dataclass
+class FitResult:
+    """What training produced: figures for metrics.json, warnings, and this process's rank."""
+
+    metrics: dict[str, float]
+    warnings: list[str] = field(default_factory=list)
+    global_rank: int = 0
+
+
+def fit_module(
+    module: Any,
+    datamodule: Any,
+    checkpoints: Path,
+    history_path: Path,
+    options: CheckpointOptions,
+    trainer_options: dict[str, Any],
+    logger: Any | None = None,
+    resume_checkpoint: Path | None = None,
+) -> FitResult:
+    """Train ``module``; ``best.ckpt`` by ``options.monitor`` and ``last.ckpt`` go to ``checkpoints``.
+
+    Everything is checkpointed at the end of the training epoch, after the epoch's figures are
+    logged and recorded, so a resumed run (``resume_checkpoint``) restarts exactly at an epoch
+    boundary. Checkpoints are written atomically and loaded as weights only.
+    """
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
+
+    from privib.training.callbacks import EpochHistory
+    from privib.training.checkpoint import AtomicCheckpointIO
+    from privib.training.guards import AdversaryMonitor, NonFiniteGuard, RandomStateCheckpoint
+
+    history = EpochHistory(history_path)
+    adversary_monitor = AdversaryMonitor()
+    callbacks: list[pl.Callback] = [
+        history,
+        adversary_monitor,
+        ModelCheckpoint(
+            dirpath=checkpoints, filename="best", monitor=options.monitor, mode=options.mode,
+            save_last=True, auto_insert_metric_name=False, enable_version_counter=False, save_on_train_epoch_end=True,
+        ),
+        NonFiniteGuard(),
+        RandomStateCheckpoint(),
+    ]
+    if options.patience is not None:
+        callbacks.append(EarlyStopping(
+            monitor=options.monitor, mode=options.mode, patience=options.patience, check_on_train_epoch_end=True
+        ))
+    trainer_options = dict(trainer_options)
+    if trainer_options.get("strategy") == "ddp":
+        # Adversary updates backpropagate through the adversaries only; DDP must expect unused parameters.
+        trainer_options["strategy"] = "ddp_find_unused_parameters_true"
+    trainer = pl.Trainer(
+        **trainer_options, logger=logger or False, callbacks=callbacks, default_root_dir=checkpoints.parent,
+        enable_autolog_hparams=False, plugins=[AtomicCheckpointIO()],
+    )
+    started = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_checkpoint) if resume_checkpoint else None)
+    seconds = time.perf_counter() - started
+    scores = [row[options.monitor] for row in history.rows if options.monitor in row]
+    best_index = (int(np.argmin(scores)) if options.mode == "min" else int(np.argmax(scores))) if scores else -1
+    rows_per_s = len(datamodule.splits["train"]) * history.epochs_this_process / seconds if seconds > 0 else float("nan")
+    return FitResult(
+        metrics={
+            "fit/epochs": float(trainer.current_epoch),
+            "fit/best_epoch": float(history.rows[best_index]["epoch"]) if scores else float("nan"),
+            "fit/best_score": float(scores[best_index]) if scores else float("nan"),
+            "time/fit_samples_per_s": rows_per_s,
+        },
+        warnings=list(adversary_monitor.warnings),
+        global_rank=trainer.global_rank,
+    )
