@@ -6,7 +6,8 @@
 Runs ``privib run`` (the default config and pipeline, W&B disabled) in fresh processes and
 reads each run's ``timings.json``: ``stage/<name>_s`` for every stage and
 ``time/evaluate/<part>_s`` for the parts of the evaluation (encode, task head, probes,
-leakage attackers, raw reference, robustness). ``start-up + load`` is the rest of the
+leakage attackers, raw reference, robustness, and any other part the run records, such as
+the downstream protocol or the stronger attackers). ``start-up + load`` is the rest of the
 command's wall time: interpreter, imports, config, data loading and preprocessing, model,
 run folder. With ``evaluation.n_jobs`` > 1 the parts overlap and each part's figure is the
 summed duration of its fits.
@@ -49,6 +50,8 @@ def run_once(extra: list[str], work: Path, env: dict[str, str]) -> dict[str, flo
     out = {"wall": wall, **{f"stage/{k}": v for k, v in stages.items()}}
     out["stage/start-up + load"] = wall - sum(stages.values())
     out.update({f"evaluate/{p}": timings.get(f"time/evaluate/{p}_s", 0.0) for p in PARTS})
+    out.update({f"evaluate/{k[len('time/evaluate/'):-2]}": v for k, v in timings.items()  # parts added since, e.g. downstream
+                if k.startswith("time/evaluate/") and k.endswith("_s")})
     out["raw_reference_cache_hit"] = timings.get("time/evaluate/raw_reference_cache_hit", float("nan"))
     out["epochs"] = metrics.get("fit/epochs", float("nan"))
     return out
@@ -78,7 +81,8 @@ def main() -> int:
         keys = [k for k in runs[0] if k.startswith("stage/")]
         print("share of the whole run, warm runs (median seconds [min, max]; share of the median wall time):")
         wall = sorted(r["wall"] for r in warm)[len(warm) // 2]
-        for key in keys + [f"evaluate/{p}" for p in PARTS]:
+        parts = [k for k in runs[0] if k.startswith("evaluate/")]
+        for key in keys + parts:
             values = [r[key] for r in warm]
             indent = "     " if key.startswith("evaluate/") else "   "
             print(f"{indent}{key:26s} {spread(values)}  {100 * sorted(values)[len(values) // 2] / wall:5.1f}%")

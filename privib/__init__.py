@@ -28,8 +28,9 @@ def load_encoder(path: str | os.PathLike[str], backend: str = "torch", **options
     """Load an exported encoder (``runs/<run>/export``); see :func:`privib.export.encoder.load_encoder`.
 
     ``backend="torch"`` reads encoder.safetensors, ``backend="onnx"`` runs encoder.onnx
-    through onnxruntime. ``encoder.encode(dataframe)`` returns the mean of q(z|x) as a
-    numpy array; neither backend imports Lightning, W&B or privib's training code.
+    through onnxruntime. ``encoder.encode(dataframe)`` returns, as a numpy array, what the run
+    released and audited (``encoder.release``, from the export's metadata: one sample of q(z|x),
+    its mean, or a one-hot cell); neither backend imports Lightning, W&B or privib's training code.
     """
     from privib.export.encoder import load_encoder as _load_encoder
 

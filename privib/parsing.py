@@ -10,11 +10,16 @@ points at ``--help``. Flags are spelled with underscores (``--batch_size``, as L
 from __future__ import annotations
 
 import difflib
+import os
 import re
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from privib.errors import ConfigError, one_line
+from privib.io import write_text_atomic
+from privib.paths import cache_dir
 
 _TYPE_NAMES = {"float": "a number", "int": "a whole number", "bool": "true or false", "str": "a string",
                "NoneType": "null", "list": "a list", "dict": "a mapping"}
@@ -87,3 +92,76 @@ def take_option(argv: Sequence[str], option: str, needs: str) -> tuple[str | Non
         else:
             rest.append(arg)
     return value, rest
+
+
+def parse_with_cached_help(command: str, build: Callable[[], Any], argv: Sequence[str],
+                           files: Sequence[Path] = ()) -> tuple[Any, Any]:
+    """``(parser, namespace)`` of ``build()`` parsing ``argv``; ``--help`` answered from the cache when it can be.
+
+    A cached help text is printed without building the parser (no Lightning import), and a new
+    one is stored the first time (:func:`help_cache_file`).
+    """
+    help_file = help_cache_file(command, argv, files)
+    if help_file is not None and help_file.is_file():
+        sys.stdout.write(help_file.read_text(encoding="utf-8"))
+        sys.stdout.flush()
+        raise SystemExit(0)
+    parser = build()
+    return parser, (parse(parser, argv) if help_file is None else _parse_keeping_help(parser, argv, help_file))
+
+
+def help_cache_file(command: str, argv: Sequence[str], files: Sequence[Path] = ()) -> Path | None:
+    """Where the output of this ``privib COMMAND ... --help`` is kept; None without ``-h`` / ``--help``.
+
+    Building the help of ``run`` or ``inspect`` imports pytorch_lightning (about 2 s, more than torch
+    itself) to read signatures. The text depends only on the command line, the config ``files`` it names,
+    the terminal width, and the installed code, so it is stored once under the privib cache dir
+    (``$PRIVIB_CACHE_DIR``, else ``~/.cache/privib``) keyed by a sha256 of all of those, and
+    printed from there afterwards. ``PRIVIB_CACHE=0`` turns it off (as it does the evaluation cache).
+    """
+    if not any(arg in ("-h", "--help") for arg in argv):
+        return None
+    if os.environ.get("PRIVIB_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
+        return None
+    import hashlib
+    import importlib.metadata
+    import json
+    import shutil
+
+    digest = hashlib.sha256()
+    versions = {}
+    for dist in ("pytorch-lightning", "lightning-utilities", "jsonargparse", "torch", "docstring-parser", "typeshed-client"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = None
+    digest.update(json.dumps({
+        "command": command, "argv": list(argv), "columns": shutil.get_terminal_size().columns, "python": sys.version, "versions": versions,
+        "env": sorted((k, v) for k, v in os.environ.items() if k.startswith("JSONARGPARSE")),
+    }, sort_keys=True).encode())
+    for path in files:
+        digest.update(Path(path).expanduser().read_bytes())
+    package = Path(__file__).resolve().parent
+    for source in sorted(package.rglob("*.py")):  # any change to privib's code is a new key
+        digest.update(str(source.relative_to(package)).encode() + b"\0" + source.read_bytes())
+    return cache_dir() / "help" / f"{command}-{digest.hexdigest()[:32]}.txt"
+
+
+def _parse_keeping_help(parser: Any, argv: Sequence[str], help_file: Path) -> Any:
+    """``parser.parse_args(argv)``; when it prints the help and exits 0, also store the text in ``help_file``."""
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            return parse(parser, argv)
+    except SystemExit as exc:
+        text = buffer.getvalue()
+        if exc.code in (0, None) and text:
+            with contextlib.suppress(OSError):  # a read-only cache only costs the next call the 2 s
+                write_text_atomic(help_file, text)
+        raise
+    finally:
+        sys.stdout.write(buffer.getvalue())
+        sys.stdout.flush()

@@ -73,9 +73,13 @@ def _quiet_libraries() -> None:
         privib_log.addHandler(handler)
         privib_log.setLevel(logging.INFO)
         privib_log.propagate = False
-    for pattern in (".*litlogger.*", ".*LeafSpec.*", ".*does not have many workers.*", ".*is an invalid version.*"):
+    for pattern in (".*litlogger.*", ".*LeafSpec.*", ".*does not have many workers.*", ".*is an invalid version.*",
+                    ".*log_every_n_steps.*", ".*anonymous setting.*"):
         warnings.filterwarnings("ignore", message=pattern)
     os.environ.setdefault("WANDB_SILENT", "true")
+    # Lightning's info lines (GPU/TPU available, "`Trainer.fit` stopped") say nothing about the run: privib's
+    # stage lines do. Its warnings still show.
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").setLevel(logging.WARNING)
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
         lambda record: "litlogger" not in record.getMessage() and "LitLogger" not in record.getMessage()
     )

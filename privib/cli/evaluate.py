@@ -64,5 +64,5 @@ def main(argv: list[str]) -> int:
     line = summary_line(folder.metrics())
     if line:
         print(line, flush=True)
-    print(folder.report_path if folder.report_path.is_file() else folder.path, flush=True)
+    print(folder.report_path if folder.report_path.is_file() else folder.path, flush=True)  # the last line, for scripts
     return 0

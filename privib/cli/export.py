@@ -50,7 +50,7 @@ def main(argv: list[str]) -> int:
     check_replaceable(Path(args.out).expanduser() if args.out else folder.export_dir)
     sign_key = read_key_file(args.sign_key, "--sign_key") if args.sign_key else None
 
-    from privib.export.run import export_run, log_export_artifact, start_export_wandb_run
+    from privib.export.run import export_run, log_export_artifact
 
     with FolderLock(folder.path, "exporting"):  # never beside a training run or an evaluate of it
         result = export_run(folder.path, formats=formats, checkpoint=args.checkpoint, out_dir=args.out, sign_key=sign_key)
@@ -60,11 +60,13 @@ def main(argv: list[str]) -> int:
           f"{result.metrics['export/seconds']:.1f} s" + (f" (max |diff| vs torch: {parity})" if parity else ""),
           file=sys.stderr)
     if not args.no_wandb:
-        try:
-            run = start_export_wandb_run(folder, folder.read_config())
-            if run is not None:
-                log_export_artifact(run, result)
-                run.finish()
+        from privib.pipeline.tracking import resume_wandb_logger
+
+        try:  # into the run's own W&B run (same id), beside its training figures
+            logger = resume_wandb_logger(folder, folder.read_config())
+            if logger is not None:
+                log_export_artifact(logger.experiment, result)
+                logger.experiment.finish()
         except Exception as exc:  # the export on disk is complete; W&B trouble must not fail the command
             log.warning("could not log the export to W&B (%s: %s); the export folder is complete", type(exc).__name__, exc)
     print(result.folder, flush=True)

@@ -11,7 +11,7 @@ import sys
 from typing import Any
 
 from privib.errors import ConfigError
-from privib.parsing import new_parser, parse, take_option
+from privib.parsing import new_parser, parse_with_cached_help, take_option
 
 USAGE_EXAMPLE = "privib inspect --data.path FILE --data.target COLUMN --data.sensitive COLUMN[,COLUMN]"
 
@@ -51,9 +51,8 @@ def parse_inspect_args(argv: list[str]) -> tuple[dict[str, Any], bool]:
     import yaml
 
     data, rest = _config_data_section(argv)
-    parser = build_inspect_parser()
     args = (["--data", yaml.safe_dump(data)] if data is not None else []) + rest
-    namespace = parse(parser, args)
+    _, namespace = parse_with_cached_help("inspect", build_inspect_parser, args)  # --help without Lightning's import
     return namespace.data.as_dict(), bool(namespace.json)
 
 

@@ -5,6 +5,8 @@ config saved in that folder.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 
 def main(argv: list[str]) -> int:
     """``privib run [--config FILE ...] [--method NAME] [--section.key VALUE ...] | --resume RUN``."""
@@ -24,5 +26,19 @@ def main(argv: list[str]) -> int:
 
         folder = run_pipeline(config, trusted=command_line_modules(argv))
     if folder is not None:
-        print(folder, flush=True)
+        print_outcome(folder)
     return 0
+
+
+def print_outcome(folder: Path) -> None:
+    """The summary line of the run's figures and its report (when written), then the run folder as the last line."""
+    from privib.cli.console import summary_line
+    from privib.runs import RunFolder
+
+    run = RunFolder(folder)
+    line = summary_line(run.metrics())
+    if line:
+        print(line)
+    if run.report_path.is_file():
+        print(f"report: {run.report_path}")
+    print(folder, flush=True)

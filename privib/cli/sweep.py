@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from privib.errors import ConfigError
 from privib.parsing import flag, new_parser, parse
 
 
@@ -13,7 +14,9 @@ def build_parser() -> Any:
         "privib sweep",
         "Run a grid of `privib run`s (methods x grid values x seeds) under one sweep folder, WORKERS at a "
         "time, then compare them (table, Pareto plot, W&B summary run). Re-running the same command runs only the "
-        "points without a finished run. --backend wandb writes W&B sweep configs instead and prints the commands.",
+        "points without a finished run. A spec with sweep.datasets is a benchmark: every method on every data set, "
+        "then one table and plot per data set (benchmark/). --backend wandb writes W&B sweep configs instead and prints "
+        "the commands; --optuna searches each method's knobs with NSGA-II instead of the grid.",
     )
     parser.add_argument("spec", nargs="?", default="pipelines/pareto.yaml",
                         help="pipeline YAML with a 'sweep' section (default: pipelines/pareto.yaml)")
@@ -26,6 +29,8 @@ def build_parser() -> Any:
     parser.add_argument("--dir", default=None, help="sweep folder (default: runs/NAME)")
     parser.add_argument("--config", default=None, help="base config of every run (default: the spec's, else configs/adult.yaml)")
     parser.add_argument("--methods", default=None, help="comma-separated subset of methods (presets in configs/methods/)")
+    parser.add_argument("--datasets", default=None,
+                        help="comma-separated subset of the spec's data sets (sweep.datasets, e.g. adult)")
     parser.add_argument("--seeds", default=None, help="comma-separated seeds, e.g. 0,1,2")
     parser.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2",
                         help="grid values of a config key; replaces the spec's values of KEY (repeatable)")
@@ -37,6 +42,14 @@ def build_parser() -> Any:
                         help="list the points (and which are done) without running anything")
     parser.add_argument(*flag("--no_compare"), action="store_true",
                         help="skip the comparison at the end")
+    parser.add_argument("--optuna", action="store_true",
+                        help="instead of the grid: Optuna's NSGA-II over each method's knobs (the grid read as ranges), "
+                        "maximizing task/probe/acc_max and minimizing the worst leakage AUC, on the first seed; needs "
+                        "pip install 'privib[optuna]'")
+    parser.add_argument("--trials", type=int, default=None, help="with --optuna: completed trials per data set and method (default 12)")
+    parser.add_argument("--storage", default=None,
+                        help="with --optuna: Optuna storage URL (default sqlite:///<sweep dir>/optuna.db; a shared database, "
+                        "e.g. postgresql://..., lets many machines work on the same studies)")
     return parser
 
 
@@ -48,13 +61,24 @@ def main(argv: list[str]) -> int:
     from privib.sweep.spec import load_sweep_spec
 
     args = parse(build_parser(), argv)
+    if args.optuna and (args.backend == "wandb" or args.dry_run):
+        raise ConfigError("privib sweep --optuna runs here: drop --backend wandb and --dry_run (several machines share "
+                          "a study through --storage DATABASE_URL)")
+    if (args.storage is not None or args.trials is not None) and not args.optuna:
+        raise ConfigError("--trials and --storage belong to --optuna: add --optuna or drop them")
     spec = load_sweep_spec(args.spec, name=args.name, config=args.config, directory=args.dir, methods=args.methods,
-                           seeds=args.seeds, grid=args.grid, sets=args.set, workers=args.workers, threads=args.threads)
+                           seeds=args.seeds, grid=args.grid, sets=args.set, workers=args.workers, threads=args.threads,
+                           datasets=args.datasets)
     points = expand_points(spec)
     runs_dir = spec.dir / "runs"
     first_config = validate_points(spec, points, runs_dir.resolve())
     if args.backend == "wandb":
         return _wandb_backend(spec, first_config)
+    if args.optuna:
+        from privib.sweep.search import run_search
+
+        trials = 12 if args.trials is None else args.trials
+        return run_search(spec, trials, args.storage, runs_dir, first_config, no_compare=args.no_compare)
     done = done_points(points, runs_dir)
     todo = [p for p in points if p.id not in done]
     if args.dry_run:

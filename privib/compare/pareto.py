@@ -43,13 +43,14 @@ def best_accuracy_at(leakage: Sequence[float], accuracy: Sequence[float], thresh
 
 
 def dominated_area(leakage: Sequence[float], accuracy: Sequence[float], reference_auc: float = REFERENCE_AUC,
-                   reference_acc: float = REFERENCE_ACC) -> float:
-    """Area of the region the points dominate inside [0.5, reference_auc] x [reference_acc, 1] (a hypervolume).
+                   reference_acc: float = REFERENCE_ACC, best_leakage: float = 0.5) -> float:
+    """Area of the region the points dominate inside [best_leakage, reference_auc] x [reference_acc, 1] (a hypervolume).
 
-    Leakage below 0.5 (an attacker worse than chance) counts as 0.5. The largest possible
-    area, a point at (0.5, 1.0), is ``(reference_auc - 0.5) * (1 - reference_acc)`` (0.25 by default).
+    Leakage below ``best_leakage`` (0.5: an attacker worse than chance; 0 for a DP gap) counts as it.
+    The largest possible area, a point at (best_leakage, 1.0), is ``(reference_auc - best_leakage) *
+    (1 - reference_acc)`` (0.25 by default).
     """
-    points = sorted((max(0.5, float(a)), min(1.0, float(u))) for a, u in zip(leakage, accuracy)
+    points = sorted((max(best_leakage, float(a)), min(1.0, float(u))) for a, u in zip(leakage, accuracy)
                     if not (math.isnan(float(a)) or math.isnan(float(u))) and float(a) < reference_auc and float(u) > reference_acc)
     area, best = 0.0, reference_acc
     for i, (leak, acc) in enumerate(points):

@@ -11,6 +11,10 @@ its runs differ only by seed and are averaged. Worst-case leakage of a run is th
 maximum over sensitive attributes of ``leakage/<attr>/auc_max`` (itself the maximum over
 the fresh attackers). Missing metrics read as NaN: a run evaluated without robustness
 simply has no robustness columns.
+
+The privacy axis (``x_axis``) is that leakage, or a fairness one: the worst demographic-parity gap
+over attributes, of the literature's downstream protocol (``downstream/<attr>/dp_gap``, the
+published fair-representation results' axis) or of the trained head (``fairness/<attr>/dp_gap``).
 """
 from __future__ import annotations
 
@@ -26,17 +30,23 @@ from privib.errors import ConfigError
 from privib.runs import keys
 
 __all__ = ["CompareResult", "compare_records", "select_leakage", "metric_columns", "run_row", "ACCURACY_KEY",
-           "PROBE_KEY", "WORST_KEY", "DEFAULT_THRESHOLDS", "LEAKAGE_CHOICES"]
+           "PROBE_KEY", "WORST_KEY", "DEFAULT_THRESHOLDS", "LEAKAGE_CHOICES", "X_AXES", "FAIRNESS_CHOICES",
+           "DP_WORST_KEYS", "DEFAULT_DP_THRESHOLDS", "x_axis_key", "default_accuracy_key", "default_thresholds"]
 
 ACCURACY_KEY = keys.ACCURACY
 PROBE_KEY = keys.PROBE_ACC_MAX
 WORST_KEY = keys.WORST_LEAKAGE
 DEFAULT_THRESHOLDS = (0.55, 0.60, 0.70)
+DEFAULT_DP_THRESHOLDS = (0.05, 0.10, 0.20)
+X_AXES = ("leakage", "dp_gap")
+FAIRNESS_CHOICES = tuple(keys.DP_SOURCES)  # downstream (the literature's protocol), head (the trained task head)
+DP_WORST_KEYS = {"downstream": "downstream/worst/dp_gap", "head": "fairness/worst/dp_gap"}
 # Config keys that never distinguish configurations (exact keys, or prefixes ending with '.').
 IGNORED_KEYS = ("seed_everything", "name", "runs_dir", "resume", "threads", "method", "pipeline", "config", "wandb.",
                 "data.root", "trainer.enable_progress_bar", "trainer.enable_model_summary", "evaluation.n_jobs",
                 "evaluation.random_state")
-METHOD_ORDER = ("mlp", "adv", "vib", "vib_adv", "cvib")
+METHOD_ORDER = ("mlp", "adv", "vib", "vib_adv", "cvib", "cells", "fcrl", "laftr", "predict", "fair_predict", "noise",
+                "lfr", "raw")  # privib's methods, the reference methods, then the release baselines
 
 
 @dataclass
@@ -53,6 +63,13 @@ class CompareResult:
     skipped: int = 0  # runs that were not finished (or not privib runs)
     sources: list[str] = field(default_factory=list)
     leakage: str = "released"  # which representation the leakage columns attack: released, mean or sample
+    x_axis: str = "leakage"  # the privacy axis of the front and the thresholds: leakage or dp_gap
+    fairness: str = "downstream"  # whose DP gap the dp_gap axis reads: downstream (protocol) or head
+
+    @property
+    def x_key(self) -> str:
+        """The column of the privacy axis: the worst leakage AUC or the worst DP gap."""
+        return x_axis_key(self.x_axis, self.fairness)
 
 
 def _number(value: Any) -> Any:
@@ -77,6 +94,25 @@ def _format_value(value: Any) -> str:
 
 
 LEAKAGE_CHOICES = ("released", "mean", "sample")
+
+
+def x_axis_key(x_axis: str = "leakage", fairness: str = "downstream") -> str:
+    """The column of a privacy axis (:data:`X_AXES`; ``fairness``: whose DP gap, :data:`FAIRNESS_CHOICES`)."""
+    if x_axis not in X_AXES:
+        raise ConfigError(f"x axis must be one of {', '.join(X_AXES)}, got '{x_axis}'")
+    if fairness not in FAIRNESS_CHOICES:
+        raise ConfigError(f"fairness must be one of {', '.join(FAIRNESS_CHOICES)}, got '{fairness}'")
+    return WORST_KEY if x_axis == "leakage" else DP_WORST_KEYS[fairness]
+
+
+def default_accuracy_key(x_axis: str = "leakage", fairness: str = "downstream") -> str:
+    """The accuracy that goes with an axis: the protocol's own accuracy beside its DP gap, else the head's."""
+    return keys.DOWNSTREAM_ACC if x_axis == "dp_gap" and fairness == "downstream" else ACCURACY_KEY
+
+
+def default_thresholds(x_axis: str = "leakage") -> tuple[float, ...]:
+    """Leakage AUCs 0.55, 0.6, 0.7, or DP gaps 0.05, 0.1, 0.2 (the literature's)."""
+    return DEFAULT_DP_THRESHOLDS if x_axis == "dp_gap" else DEFAULT_THRESHOLDS
 
 
 def select_leakage(record: RunRecord, leakage: str = "released") -> dict[str, float]:
@@ -107,6 +143,13 @@ def metric_columns(records: Sequence[RunRecord], accuracy_key: str = ACCURACY_KE
         columns.append(PROBE_KEY)
     columns += [f"leakage/{a}/auc_max" for a in attributes] + [WORST_KEY]
     columns += [f"fairness/{a}/dp_gap" for a in attributes if any(f"fairness/{a}/dp_gap" in r.metrics for r in records)]
+    if any(f"fairness/{a}/dp_gap" in present for a in attributes):
+        columns.append(DP_WORST_KEYS["head"])
+    if keys.DOWNSTREAM_ACC in present and keys.DOWNSTREAM_ACC != accuracy_key:
+        columns.append(keys.DOWNSTREAM_ACC)
+    downstream = [f"downstream/{a}/dp_gap" for a in attributes if f"downstream/{a}/dp_gap" in present]
+    columns += downstream + ([DP_WORST_KEYS["downstream"]] if downstream else [])
+    columns += [k for k in (keys.TRANSFER_MEAN_ACC, keys.TRANSFER_MEAN_BASE) if k in present and k != accuracy_key]
     columns += [f"robustness/{f}/area" for f in families]
     return columns, attributes
 
@@ -115,24 +158,31 @@ def run_row(record: RunRecord, columns: Sequence[str], attributes: Sequence[str]
     """The metric columns of one run (NaN when missing); the worst-case leakage is computed here."""
     nan = float("nan")
     metrics = select_leakage(record, leakage)
-    row = {c: float(metrics.get(c, nan)) for c in columns if c != WORST_KEY}
+    worst = {WORST_KEY, *DP_WORST_KEYS.values()}
+    row = {c: float(metrics.get(c, nan)) for c in columns if c not in worst}
     leaks = [row.get(f"leakage/{a}/auc_max", nan) for a in attributes]
     leaks = [v for v in leaks if not math.isnan(v)]
     row[WORST_KEY] = max(leaks) if leaks else nan
+    for source, key in DP_WORST_KEYS.items():
+        if key in columns:
+            row[key] = keys.worst_dp_gap(metrics, source)
     return row
 
 
 def compare_records(
     records: Sequence[RunRecord], accuracy_key: str = ACCURACY_KEY, thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     skipped: int = 0, sources: Sequence[str] = (), reference_acc: float = REFERENCE_ACC, leakage: str = "released",
+    x_axis: str = "leakage", fairness: str = "downstream",
 ) -> CompareResult:
     """Group finished runs into configurations, average over seeds, compute fronts and per-method figures.
 
     ``leakage``: which representation the leakage columns attack (:func:`select_leakage`): ``released``
-    (default, what each run's exported encoder hands downstream), ``mean`` or ``sample``.
+    (default, what each run's exported encoder hands downstream), ``mean`` or ``sample``. ``x_axis``:
+    the privacy axis of the fronts and thresholds, ``leakage`` or ``dp_gap`` (whose: ``fairness``).
     """
     if leakage not in LEAKAGE_CHOICES:
         raise ConfigError(f"leakage must be one of {', '.join(LEAKAGE_CHOICES)}, got '{leakage}'")
+    x_key = x_axis_key(x_axis, fairness)
     import numpy as np
     import pandas as pd
 
@@ -140,6 +190,8 @@ def compare_records(
         raise ConfigError("no finished runs to compare: pass run or sweep folders holding finished runs "
                           f"({skipped} unfinished or unreadable run(s) skipped)")
     columns, attributes = metric_columns(records, accuracy_key)
+    if x_key not in columns:  # the chosen axis, NaN where runs lack it
+        columns.append(x_key)
     flat = [{k: _number(v) for k, v in flatten_config(r.config).items()} for r in records]
     candidate_keys = sorted({k for f in flat for k in f if not _ignored(k)})
     methods_of = [r.method for r in records]
@@ -151,7 +203,7 @@ def compare_records(
     rows = []
     for record, config in zip(records, flat):
         row: dict[str, Any] = {"run": record.name, "source": record.source, "method": record.method,
-                               "seed": record.seed}
+                               "seed": record.seed, "release": str((record.config.get("model") or {}).get("release") or "mean")}
         row.update({k: config.get(k) for k in params})
         row.update(run_row(record, columns, attributes, leakage))
         rows.append(row)
@@ -173,7 +225,7 @@ def compare_records(
             data = group[column].to_numpy(dtype=float)
             finite = data[~np.isnan(data)]
             entry[f"{column}_mean"] = float(finite.mean()) if finite.size else float("nan")
-            entry[f"{column}_std"] = float(finite.std(ddof=1)) if finite.size > 1 else (0.0 if finite.size else float("nan"))
+            entry[f"{column}_std"] = float(finite.std(ddof=1)) if finite.size > 1 else float("nan")  # no spread from one seed
         table_rows.append(entry)
     for method in {r["method"] for r in table_rows}:  # labels name only what varies within the method
         mine = [r for r in table_rows if r["method"] == method]
@@ -181,10 +233,10 @@ def compare_records(
         for r in mine:
             r["label"] = _label(r, varying)
     table = pd.DataFrame(table_rows)
-    methods = _method_summary(table, accuracy_key, tuple(thresholds), reference_acc)
+    methods = _method_summary(table, accuracy_key, tuple(thresholds), reference_acc, x_key)
     return CompareResult(runs=runs, table=table, methods=methods, params=params, metrics=columns,
                          thresholds=tuple(thresholds), accuracy_key=accuracy_key, skipped=skipped, sources=list(sources),
-                         leakage=leakage)
+                         leakage=leakage, x_axis=x_axis, fairness=fairness)
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -198,21 +250,29 @@ def _label(values: dict[str, Any], params: Sequence[str]) -> str:
     return " ".join(parts) or "default"
 
 
-def _method_summary(table: Any, accuracy_key: str, thresholds: tuple[float, ...], reference_acc: float) -> Any:
+def threshold_name(x_key: str) -> str:
+    """How the per-method columns name the axis: ``auc`` (``best_acc@auc<=0.6``) or ``dp`` (``best_acc@dp<=0.1``)."""
+    return "auc" if x_key == WORST_KEY else "dp"
+
+
+def _method_summary(table: Any, accuracy_key: str, thresholds: tuple[float, ...], reference_acc: float,
+                    x_key: str = WORST_KEY) -> Any:
+    """Per method: best accuracy at each threshold of the privacy axis, and the area its points dominate
+    (leakage AUC inside [0.5, 1], a DP gap inside [0, 1])."""
     import pandas as pd
 
     rows = []
-    acc_col, leak_col = f"{accuracy_key}_mean", f"{WORST_KEY}_mean"
+    acc_col, leak_col, axis = f"{accuracy_key}_mean", f"{x_key}_mean", threshold_name(x_key)
     for method, group in table.groupby("method", sort=False):
         group = group.reset_index(drop=True)
         leak, acc = group[leak_col].tolist(), group[acc_col].tolist()
         row: dict[str, Any] = {"method": method, "configurations": len(group), "runs": int(group["n"].sum())}
         for t in thresholds:
             index = best_accuracy_at(leak, acc, t)
-            row[f"best_acc@auc<={t:g}"] = float(acc[index]) if index is not None else float("nan")
-            row[f"best_acc@auc<={t:g}_std"] = float(group[f"{accuracy_key}_std"][index]) if index is not None else float("nan")
-            row[f"best_config@auc<={t:g}"] = group["label"][index] if index is not None else ""
-        row["dominated_area"] = dominated_area(leak, acc, reference_acc=reference_acc)
+            row[f"best_acc@{axis}<={t:g}"] = float(acc[index]) if index is not None else float("nan")
+            row[f"best_acc@{axis}<={t:g}_std"] = float(group[f"{accuracy_key}_std"][index]) if index is not None else float("nan")
+            row[f"best_config@{axis}<={t:g}"] = group["label"][index] if index is not None else ""
+        row["dominated_area"] = dominated_area(leak, acc, reference_acc=reference_acc, best_leakage=0.5 if axis == "auc" else 0.0)
         row["front"] = "; ".join(group["label"][i] for i in pareto_front(leak, acc))
         rows.append(row)
     return pd.DataFrame(rows)

@@ -6,7 +6,7 @@ import os
 import pandas as pd
 
 from privib.data.base import TabularData
-from privib.data.sources import RemoteFile, resolve_file
+from privib.data.sources import RemoteFile, resolve_files
 
 _BASE_URL = "https://archive.ics.uci.edu/ml/machine-learning-databases/adult"
 TRAIN_FILE = RemoteFile("adult.data", f"{_BASE_URL}/adult.data", "5b00264637dbfec36bdeaab5676b0b309ff9eb788d63554ca0a249491c86603d")
@@ -48,8 +48,9 @@ def _clean(frame: pd.DataFrame) -> pd.DataFrame:
 
 def load_adult(root: str | None = None, sensitive: list[str] | None = None) -> TabularData:
     """Official train/test split: 30,162 / 15,060 rows; target ``income`` (positive ``>50K``)."""
-    train = _clean(read_adult_file(resolve_file("adult", TRAIN_FILE, root)))
-    test = _clean(read_adult_file(resolve_file("adult", TEST_FILE, root), skiprows=1))
+    train_path, test_path = resolve_files("adult", (TRAIN_FILE, TEST_FILE), root)
+    train = _clean(read_adult_file(train_path))
+    test = _clean(read_adult_file(test_path, skiprows=1))
     return TabularData(
         name="adult",
         train=train,

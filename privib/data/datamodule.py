@@ -15,6 +15,7 @@ from privib.data.base import TabularData
 from privib.data.loader import IndexBatchLoader
 from privib.data.preprocessing import TabularPreprocessor
 from privib.data.registry import get_dataset
+from privib.data.transfer import TransferTask, plan_transfer, transfer_codes, transfer_notes
 from privib.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -41,11 +42,12 @@ class DataSpec:
 
 @dataclass
 class Split:
-    """One split as tensors: features ``x``, task labels ``y``, sensitive labels ``s`` (rows x attributes)."""
+    """One split as tensors: features ``x``, task labels ``y``, sensitive labels ``s`` (rows x attributes), transfer labels ``t``."""
 
     x: torch.Tensor
     y: torch.Tensor
     s: torch.Tensor
+    t: torch.Tensor | None = None  # transfer-task labels (rows x tasks, -1: missing), when data.transfer names any
 
     def __len__(self) -> int:
         return int(self.x.shape[0])
@@ -100,7 +102,7 @@ def _prior(codes: np.ndarray, n_classes: int) -> list[float]:
 class PrivibDataModule(pl.LightningDataModule):
     """Load a registered dataset, split off a seeded validation set, preprocess, batch.
 
-    ``data.name adult`` (and the other named datasets) take only the first nine options;
+    ``data.name adult`` (and the other named datasets) take only the first eleven options;
     ``data.name tabular`` reads any table and takes the rest (``privib datasets`` lists names).
 
     Parameters
@@ -111,7 +113,8 @@ class PrivibDataModule(pl.LightningDataModule):
         Folder holding the dataset files; else ``$PRIVIB_DATA_DIR``, the cache, a download. For
         ``tabular``, a relative ``data.path`` / ``data.test`` is also looked for under it.
     sensitive
-        Sensitive attribute(s): one column, a comma-separated string, or a list.
+        Sensitive attribute(s): one column, a comma-separated string, or a list. Required for a
+        generic table; a named dataset defaults to its first attribute (Adult: sex).
     sensitive_as_input
         Keep the sensitive columns among the encoder's inputs.
     val_fraction
@@ -124,6 +127,12 @@ class PrivibDataModule(pl.LightningDataModule):
         Seed of the validation split, of the test split when one is drawn, and of the batch order.
     options
         Extra keyword arguments for the dataset's loader (e.g. a synthetic dataset's parameters).
+    transfer
+        Transfer tasks: held-out targets, removed from the encoder's inputs and predicted by fresh probes
+        on the frozen codes after training. Each is a column or a column with a rule, e.g.
+        ``[pcg1 > 0, workclass == Private]`` (ops ``> >= < <= == !=``; a rule's classes are no / yes).
+    hold_out
+        More input columns removed from the encoder's inputs without being predicted (patterns such as ``pcg*``).
     path
         tabular: the training table: a CSV / TSV / Parquet / JSON-lines file (compressed too), a
         Hugging Face dataset folder, or a Hugging Face dataset name (read through ``datasets``).
@@ -178,13 +187,15 @@ class PrivibDataModule(pl.LightningDataModule):
         self,
         name: str = "adult",
         root: str | None = None,
-        sensitive: list[str] | str | None = "sex",
+        sensitive: list[str] | str | None = None,
         sensitive_as_input: bool = False,
         val_fraction: float = 0.2,
         batch_size: int = 256,
         eval_batch_size: int = 4096,
         split_seed: int = 0,
         options: dict[str, Any] | None = None,
+        transfer: list[str] | str | None = None,
+        hold_out: list[str] | str | None = None,
         path: str | None = None,
         target: str | None = None,
         test: str | None = None,
@@ -221,6 +232,9 @@ class PrivibDataModule(pl.LightningDataModule):
         self.eval_batch_size = eval_batch_size
         self.split_seed = split_seed
         self.options = dict(options or {})
+        self.transfer = transfer
+        self.hold_out = hold_out
+        self.transfer_tasks: list[TransferTask] = []
         self.table_options: dict[str, Any] = {
             "path": path, "target": target, "test": test, "test_fraction": test_fraction, "config_name": config_name,
             "train_split": train_split, "categorical": categorical, "numeric": numeric, "drop": drop,
@@ -239,11 +253,8 @@ class PrivibDataModule(pl.LightningDataModule):
     def load_table(self) -> TabularData:
         """Read the raw tables from the registry and check the configured columns exist."""
         entry = get_dataset(self.name)
-        if not self.sensitive and entry.sensitive_choices:
-            raise ConfigError(
-                f"data.sensitive is empty: name at least one sensitive attribute of {self.name}, "
-                f"e.g. --data.sensitive {entry.sensitive_choices[0]} (choices: {', '.join(entry.sensitive_choices)})"
-            )
+        if not self.sensitive and entry.sensitive_choices:  # a named dataset's own default (Adult: sex)
+            self.sensitive = [entry.sensitive_choices[0]]
         for attribute in self.sensitive:
             if entry.sensitive_choices and attribute not in entry.sensitive_choices:
                 raise ConfigError(
@@ -256,7 +267,8 @@ class PrivibDataModule(pl.LightningDataModule):
         except TypeError as exc:
             raise ConfigError(f"data.options {sorted(self.options)} do not fit dataset {self.name}: {exc}") from exc
         if not table.sensitive:
-            raise ConfigError("data.sensitive is empty: name at least one sensitive column, e.g. --data.sensitive sex")
+            raise ConfigError(f"data.sensitive is required for {self.name}: name the column(s) the representation must "
+                              "not reveal, e.g. --data.sensitive COLUMN or --data.sensitive a,b")
         for column in [table.target, *table.sensitive]:
             if column not in table.train.columns:
                 raise DataError(f"column '{column}' is not in the {self.name} data: columns are {list(table.train.columns)}")
@@ -288,6 +300,9 @@ class PrivibDataModule(pl.LightningDataModule):
         self.frames = {"train": train_frame, "val": val_frame, "test": table.test.reset_index(drop=True)}
         drop = set() if self.sensitive_as_input else set(table.sensitive)
         drop |= {table.target, table.id_column} - {None}
+        plan = plan_transfer(table, self.transfer, self.hold_out)
+        drop |= set(plan.removed)
+        self.transfer_tasks = plan.tasks
         self.preprocessor = TabularPreprocessor(
             numeric=[c for c in table.numeric if c not in drop],
             categorical=[c for c in table.categorical if c not in drop],
@@ -306,7 +321,10 @@ class PrivibDataModule(pl.LightningDataModule):
             s = torch.from_numpy(
                 np.stack([_encode_labels(table.labels(frame, a), sensitive_classes[a], a, name) for a in table.sensitive], axis=1)
             )
-            self.splits[name] = Split(x, y, s)
+            t = torch.from_numpy(np.stack(
+                [transfer_codes(table, frame, task, fit=name == "train") for task in plan.tasks], axis=1
+            )) if plan.tasks else None
+            self.splits[name] = Split(x, y, s, t)
         train = self.splits["train"]
         self.spec = DataSpec(
             input_dim=self.preprocessor.n_features,
@@ -320,7 +338,7 @@ class PrivibDataModule(pl.LightningDataModule):
             id_column=table.id_column,
         )
         self._warn_target_proxies(train)
-        self._record_notes(table)
+        self._record_notes(table, plan.removed)
 
     def _warn_target_proxies(self, train: Split) -> None:
         """Warn when a sensitive attribute is a function of the target: then hiding it means hiding the task."""
@@ -335,9 +353,11 @@ class PrivibDataModule(pl.LightningDataModule):
                 log.warning(message)
                 self.warnings.append(message)
 
-    def _record_notes(self, table: TabularData) -> None:
-        """Split sizes, and for datasets that declare their columns, the schema (``table.notes["schema"]``)."""
+    def _record_notes(self, table: TabularData, held_out: list[str]) -> None:
+        """Split sizes, transfer tasks, and for datasets that declare their columns, the schema (``table.notes["schema"]``)."""
         table.notes["splits"] = {name: len(split) for name, split in self.splits.items()}
+        if held_out:
+            table.notes["transfer"] = transfer_notes(self.transfer_tasks, held_out)
         table.notes["inputs"] = {
             "numeric": list(self.preprocessor.numeric),
             "categorical": list(self.preprocessor.categorical),
@@ -346,7 +366,7 @@ class PrivibDataModule(pl.LightningDataModule):
         }
         if "schema" not in table.notes:
             declared = [
-                {"name": c, "role": "sensitive" if c in table.sensitive else "input", "kind": kind,
+                {"name": c, "role": "sensitive" if c in table.sensitive else "held out" if c in held_out else "input", "kind": kind,
                  "how": f"declared by dataset {table.name}"}
                 for kind, columns in (("numeric", table.numeric), ("categorical", table.categorical)) for c in columns
             ]

@@ -50,6 +50,11 @@ BUILTINS: dict[str, tuple[str, tuple[str, ...], str]] = {
         ("sex", "race"),
         "UCI Adult census income, official split (30,162 / 15,060 rows), y = income > 50K",
     ),
+    "health": (
+        "privib.data.health:load_health",
+        ("age60", "age"),
+        "Heritage Health with FCRL's protocol (Y3 rows, 44,739 / 11,185), y = Charlson index > 0, s = age >= 60 or age group",
+    ),
     "synthetic": ("privib.data.synthetic:load_synthetic", ("s",), "generated table with a known s-x-y dependence (data.options), for calibration"),
     "tabular": (
         "privib.data.tabular:load_tabular",

@@ -8,7 +8,7 @@ copied into every later run's ``metrics.json``, so each run folder still holds t
 
 The key is a sha256 of everything the figures depend on: the bytes, dtypes and shapes of
 the input arrays (so a different data file, split or preprocessing is a different key),
-the attacker and probe specs, ``n_boot``, the seed, the scikit-learn and numpy versions,
+the attacker and probe specs, ``n_boot``, the seed, the scikit-learn, numpy and torch versions,
 and the source code of the modules that compute the figures. ``PRIVIB_CACHE=0``
 turns the cache off (nothing read, nothing written); it also turns off the cache of
 ``privib run --help`` (:mod:`privib.pipeline.config`).
@@ -45,10 +45,10 @@ def evaluation_cache_dir() -> Path:
 
 def _code_fingerprint() -> str:
     """sha256 of the source of every module that computes cached figures: a code change is a new key."""
-    from privib.evaluation import attackers, leakage, metrics, task_probes
+    from privib.evaluation import attackers, leakage, metrics, pool, task_probes, torch_mlp
 
     digest = hashlib.sha256()
-    for module in (attackers, leakage, metrics, task_probes):
+    for module in (attackers, leakage, metrics, pool, task_probes, torch_mlp):
         digest.update(Path(module.__file__).read_bytes())
     return digest.hexdigest()
 
@@ -56,11 +56,12 @@ def _code_fingerprint() -> str:
 def cache_key(kind: str, arrays: Mapping[str, np.ndarray], settings: Mapping[str, Any]) -> str:
     """A hex sha256 naming the figures of ``kind`` computed from ``arrays`` with ``settings``."""
     import sklearn
+    import torch
 
     digest = hashlib.sha256()
     header = {
         "kind": kind, "format": FORMAT_VERSION, "settings": settings, "sklearn": sklearn.__version__,
-        "numpy": np.__version__, "code": _code_fingerprint(),
+        "numpy": np.__version__, "torch": torch.__version__, "code": _code_fingerprint(),
     }
     digest.update(json.dumps(header, sort_keys=True, default=repr).encode())
     for name in sorted(arrays):

@@ -40,7 +40,11 @@ def leakage_figure(metrics: dict[str, float], path: Path, order: list[str] | Non
     fig, axes = plt.subplots(1, len(attributes), figsize=(6.0 * len(attributes), 1.6 + 0.6 * _n_attackers(rows)),
                              squeeze=False)
     colors = {"mean": "tab:blue", "sample": "tab:orange", "raw": "tab:gray"}
-    labels = {"mean": "z = mean of q(z|x)", "sample": "z ~ q(z|x)", "raw": "raw features"}
+    labels = {"mean": "z = mean of q(z|x)", "sample": "z ~ q(z|x), one sample", "raw": "raw features"}
+    if release == "cells":
+        labels["mean"] = "one-hot cell"
+    labels[release if release in labels else "mean"] += " (released)"
+    released = release if release in colors else "mean"
     for ax, attribute in zip(axes[0], attributes):
         mine = [r for r in rows if r["attribute"] == attribute]
         names = list(dict.fromkeys(r["attacker"] for r in mine))
@@ -50,11 +54,12 @@ def leakage_figure(metrics: dict[str, float], path: Path, order: list[str] | Non
             if not values:
                 continue
             ys = [i + (j - 1) * height for i in range(len(names))]
+            mark = representation == released
             ax.barh(ys, [values.get(n, math.nan) for n in names], height=height, color=colors[representation],
-                    label=labels[representation])
+                    label=labels[representation], edgecolor="black" if mark else "none", linewidth=1.0 if mark else 0)
         lo, hi = metrics.get(f"leakage/{attribute}/auc_max_lo"), metrics.get(f"leakage/{attribute}/auc_max_hi")
         if lo is not None and hi is not None:
-            ax.axvspan(lo, hi, color="tab:blue", alpha=0.15, label="95% interval of max (mean)")
+            ax.axvspan(lo, hi, color=colors[released], alpha=0.15, label="95% interval of the headline (released)")
         ax.axvline(0.5, color="black", linestyle="--", linewidth=1, label="chance (0.5)")
         ax.set_yticks(range(len(names)), names)
         ax.invert_yaxis()
@@ -101,14 +106,16 @@ def robustness_figure(metrics: dict[str, float], path: Path, families: list[str]
 def info_plane_figure(history: list[dict[str, Any]], path: Path, best_epoch: float | None = None) -> Path | None:
     """Bounds over epochs (validation solid, training dotted) and the plane I(Z;Y) against I(X;Z).
 
-    Epochs are shown 1-based; the best checkpoint's epoch is marked.
+    Epochs are counted from 1 (as in history.json); the best checkpoint's epoch is marked.
     """
     rows = [r for r in history if "val/info/rate_bits" in r]
     if not rows:
         return None
     plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
     fig, (rate_ax, bound_ax, plane_ax) = plt.subplots(1, 3, figsize=(15, 4.6), layout="constrained")
-    epochs = [r["epoch"] + 1 for r in rows]
+    epochs = [r["epoch"] for r in rows]
 
     def curve(ax: Any, key: str, label: str) -> None:
         line, = ax.plot(epochs, [r.get(key, math.nan) for r in rows], label=label)
@@ -123,14 +130,22 @@ def info_plane_figure(history: list[dict[str, Any]], path: Path, best_epoch: flo
         curve(bound_ax, key, f"H({attribute}) - CE_adv (lower bound on I(Z;{attribute}), training adversary)")
     for ax, title in ((rate_ax, "rate, bits"), (bound_ax, "lower bounds, bits")):
         if best_epoch is not None:
-            ax.axvline(best_epoch + 1, color="gray", linestyle="--", linewidth=1, label="best checkpoint")
+            ax.axvline(best_epoch, color="gray", linestyle="--", linewidth=1, label="best checkpoint")
         ax.set_xlabel("epoch (validation solid, training dotted)")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers, counted from 1
         ax.set_title(title)
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
         ax.grid(alpha=0.3)
-    points = plane_ax.scatter([r["val/info/rate_bits"] for r in rows], [r.get("val/info/izy_lb_bits", math.nan) for r in rows],
-                              c=epochs, cmap="viridis")
-    fig.colorbar(points, ax=plane_ax, label="epoch")
+    rates = [r["val/info/rate_bits"] for r in rows]
+    bounds = [r.get("val/info/izy_lb_bits", math.nan) for r in rows]
+    plane_ax.plot(rates, bounds, color="lightgray", linewidth=1, zorder=1)  # the path through the epochs
+    points = plane_ax.scatter(rates, bounds, c=epochs, cmap="viridis", zorder=2)
+    fig.colorbar(points, ax=plane_ax, label="epoch", ticks=MaxNLocator(integer=True))
+    if best_epoch is not None and best_epoch in epochs:
+        best = epochs.index(best_epoch)
+        plane_ax.scatter([rates[best]], [bounds[best]], s=160, facecolors="none", edgecolors="red", linewidths=1.5,
+                         zorder=3, label=f"best checkpoint (epoch {int(best_epoch)})")
+        plane_ax.legend(fontsize=7, loc="lower right")
     plane_ax.set_xlabel("rate KL, bits (upper bound on I(X;Z))")
     plane_ax.set_ylabel("lower bound on I(Z;Y), bits")
     plane_ax.set_title("information plane (validation)")

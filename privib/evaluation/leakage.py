@@ -33,7 +33,7 @@ class AttackResult:
     """Outcome of :func:`attack`.
 
     ``metrics``: flat float keys (``<attacker>/acc|bacc|auc``, ``acc_max``, ``bacc_max``,
-    ``auc_max``, ``auc_max_lo``, ``auc_max_hi``, ``majority``, ``mi_bits_lb``).
+    ``auc_max``, ``auc_max_lo``, ``auc_max_hi``, ``majority``, ``n_classes``, ``mi_bits_lb``).
     ``fitted``: the fitted attackers by name, to score perturbed representations later.
     ``best``: name of the attacker with the highest test AUC (the one behind ``auc_max``).
     """
@@ -131,6 +131,7 @@ def attack_metrics(
         auc_max_lo=lo,
         auc_max_hi=hi,
         majority=metrics.majority_accuracy(ste, str_),
+        n_classes=float(len(np.unique(np.concatenate([str_, ste])))),  # the majority guess's balanced accuracy is 1 / n_classes
         mi_bits_lb=metrics.mi_lower_bound_bits(ces, ste),
     )
     return AttackResult(metrics=out, fitted=fitted, best=best)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from privib.models.release import run_release
 from privib.runs import keys
 
 __all__ = ["attacker_rows", "robustness_curves", "config_order", "ordered", "release_of", "REPRESENTATIONS"]
@@ -12,8 +13,8 @@ REPRESENTATIONS = ("mean", "sample", "raw")
 
 
 def release_of(config: dict[str, Any] | None) -> str:
-    """The representation the run releases (``model.release``; ``mean`` for older runs)."""
-    return str(((config or {}).get("model") or {}).get("release", "mean"))
+    """The representation the run releases (``model.release``; ``mean`` for older runs; ``baseline`` for a release baseline)."""
+    return run_release(config)
 
 
 def attacker_rows(metrics: dict[str, float], order: list[str] | None = None,

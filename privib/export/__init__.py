@@ -6,6 +6,8 @@
   plain encoder and its fitted preprocessor.
 - :func:`export_run` (:mod:`privib.export.run`): export a run folder's checkpoint.
 - :mod:`privib.export.spec`: the folder layout and metadata contract.
+- :mod:`privib.export.noise`: noise keyed to the record (``encode(records, key=...)``), and
+  :mod:`privib.export.threat_model` the model card's section on it.
 
 Names are imported lazily, so ``import privib.export`` stays light.
 """

@@ -4,9 +4,15 @@
 
     import privib
     encoder = privib.load_encoder("runs/<run>/export")            # backend="torch" (safetensors)
-    z = encoder.encode(raw_dataframe)                               # (rows, z_dim) float32, mean of q(z|x)
+    z = encoder.encode(raw_dataframe)                               # (rows, z_dim) float32, what the run released
     z = encoder.encode(raw_dataframe, sample=True, seed=0)          # one draw z ~ q(z|x)
+    z = encoder.encode(raw_dataframe, key=secret)                   # one draw, its noise keyed to the record
     mean, log_var = encoder.encode_distribution(raw_dataframe)
+    cells = encoder.cells(raw_dataframe)                            # a cell release: (rows,) cell ids
+
+An export of a cell release (``model.release cells``) returns from ``encode`` the one-hot cell of
+each row, float32 ``(rows, n_cells)``, the same on every call (its ``log_var`` is the deterministic
+constant, so ``sample=True`` returns it too); ``cells`` returns the ids, the argmax of that one-hot.
 
 Neither backend imports Lightning, W&B or privib's training code; the ``onnx`` backend
 does not import torch at all. The torch backend rebuilds the encoder from the export's
@@ -22,14 +28,14 @@ import logging
 import os
 from pathlib import Path
 from typing import Any
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
 
 from privib.data.preprocessing import UNKNOWN_POLICIES, PreprocessSpecError, TabularPreprocessor
 from privib.errors import DataError, ExportError
-from privib.export import spec, validation
+from privib.export import noise, spec, validation
 from privib.export.backends import Runner, onnx_runner, torch_runner
 from privib.export.spec import short
 
@@ -37,6 +43,7 @@ log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx")
 DEFAULT_BATCH_SIZE = 65536
+MIN_RUN_ROWS = 16  # every backend call runs at least this many rows (see ExportedEncoder._run_rows)
 
 
 class EncoderInputError(ExportError, DataError):
@@ -90,8 +97,14 @@ class ExportedEncoder:
 
     @property
     def release(self) -> str:
-        """The representation the run released and audited: ``mean`` or ``sample``."""
+        """The representation the run released and audited: ``mean``, ``sample`` or ``cells``."""
         return str(self.metadata.get("release", "mean"))
+
+    def cells(self, records: Any, batch_size: int = DEFAULT_BATCH_SIZE) -> np.ndarray:
+        """The cell id (``0 .. z_dim - 1``, int64) of each record, for an export of a cell release."""
+        if self.release != "cells":
+            raise ExportError(f"{self.folder} releases a Gaussian code ({self.release}), not cells: use encode()")
+        return self.encode_distribution(records, batch_size=batch_size)[0].argmax(axis=1).astype(np.int64)
 
     def __repr__(self) -> str:
         return (f"ExportedEncoder(folder='{self.folder}', backend='{self.backend}', input_columns={len(self.input_columns)}, "
@@ -104,6 +117,9 @@ class ExportedEncoder:
         sample: bool | None = None,
         seed: int | np.random.Generator | None = None,
         batch_size: int = DEFAULT_BATCH_SIZE,
+        *,
+        key: bytes | str | None = None,
+        id_column: str | None = None,
     ) -> np.ndarray:
         """Representations of ``records`` as a float32 array ``(rows, z_dim)``.
 
@@ -113,21 +129,33 @@ class ExportedEncoder:
             in a log message), a list of dicts / one dict of raw values, or an already
             preprocessed 2-D array of width ``len(feature_names)``.
         sample: None (default) returns what the run released and was audited on
-            (``metadata["release"]``: the mean of q(z|x), or one sample); False returns the mean;
+            (``metadata["release"]``: the mean of q(z|x), one sample, or the one-hot cell); False returns the mean;
             True draws one z = mean + exp(log_var / 2) * eps per row.
-        seed: seed or numpy Generator for ``sample=True`` (the same seed gives the same z on
-            both backends).
+        seed: seed or numpy Generator for ``sample=True`` (the same seed gives the same z on both
+            backends); this noise follows the row's position, so two releases of a record average.
         batch_size: rows preprocessed and encoded at a time.
+        key: a secret (>= 16 bytes) keying each record's noise to the record (:mod:`privib.export.noise`):
+            the same z in any row order, batch size or backend; another key, independent noise. Implies sampling.
+        id_column: with ``key``, key the noise to this DataFrame column instead of the encoder's features.
         """
-        mean, log_var = self.encode_distribution(records, batch_size=batch_size)
-        if sample is None:
-            sample = self.release == "sample"
-        if not sample:
-            return mean
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        noise = rng.standard_normal(mean.shape, dtype=np.float32)
+        if key is None:
+            if id_column is not None:
+                raise ExportError("id_column keys the noise to an id: pass key= as well")
+            mean, log_var = self.encode_distribution(records, batch_size=batch_size)
+            if sample is None:
+                sample = self.release == "sample"
+            if not sample:
+                return mean
+            rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+            eps = rng.standard_normal(mean.shape, dtype=np.float32)
+        else:
+            if sample is False:
+                raise ExportError("key= keys the noise of sampled codes: drop it to encode the mean (sample=False)")
+            if seed is not None:
+                raise ExportError("key= and seed= both choose the noise: pass one of them")
+            mean, log_var, eps = self._keyed(records, noise.check_key(key), id_column, batch_size)
         with np.errstate(under="ignore", over="ignore", invalid="ignore"):
-            z = (mean + np.exp(np.float32(0.5) * log_var) * noise).astype(np.float32, copy=False)
+            z = (mean + np.exp(np.float32(0.5) * log_var) * eps).astype(np.float32, copy=False)
         bad = ~np.isfinite(z).all(axis=1)
         if bad.any():
             raise ExportError(
@@ -142,24 +170,50 @@ class ExportedEncoder:
         A deterministic encoder's log-variance is the finite constant
         ``metadata["deterministic_log_var"]`` (its ``exp`` is exactly 0).
         """
+        parts = [(mean, log_var) for _, _, mean, log_var in self._batches(_as_frame_or_array(records), batch_size)]
+        return np.concatenate([mean for mean, _ in parts]), np.concatenate([log_var for _, log_var in parts])
+
+    def _keyed(self, records: Any, key: bytes, id_column: str | None,
+               batch_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(mean, log_var, eps)`` with eps from ``key`` and each record's features (or its ``id_column``)."""
+        data, ids = _as_frame_or_array(records), None
+        if id_column is not None:
+            if not isinstance(data, pd.DataFrame) or id_column not in [str(c) for c in data.columns]:
+                raise EncoderInputError(f"id column {short(id_column)} is not in the records: pass a DataFrame that holds it")
+            ids = data[id_column].reset_index(drop=True)
+            data = data if id_column in self.input_columns else data.drop(columns=[id_column])
+        parts = []
+        for start, features, mean, log_var in self._batches(data, batch_size):
+            try:
+                batch_ids = None if ids is None else ids.iloc[start : start + len(features)]
+                parts.append((mean, log_var, noise.batch_noise(key, self.z_dim, features, batch_ids, start)))
+            except ValueError as exc:
+                raise EncoderInputError(f"id column {short(id_column)}: {exc}") from exc
+        mean, log_var, eps = (np.concatenate(arrays) for arrays in zip(*parts))
+        return mean, log_var, eps
+
+    def _batches(self, data: pd.DataFrame | np.ndarray, batch_size: int) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """``(first row, features, mean, log_var)`` per batch; one empty batch for empty input."""
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
-        frame_or_array = _as_frame_or_array(records)
-        n = len(frame_or_array)
-        means: list[np.ndarray] = []
-        log_vars: list[np.ndarray] = []
-        for start in range(0, n, batch_size):
-            chunk = frame_or_array[start : start + batch_size] if isinstance(frame_or_array, np.ndarray) else frame_or_array.iloc[start : start + batch_size]
-            features = self.features(chunk, row_offset=start)
-            mean, log_var = validation.check_codes(*self._run(features), len(features), self.z_dim, self.model_path, start)
-            means.append(mean)
-            log_vars.append(log_var)
-        if not means:
+        if len(data) == 0:
+            if isinstance(data, pd.DataFrame):
+                self._check_frame(data)
             empty = np.zeros((0, self.z_dim), dtype=np.float32)
-            if isinstance(frame_or_array, pd.DataFrame):
-                self._check_frame(frame_or_array)
-            return empty, empty.copy()
-        return np.concatenate(means), np.concatenate(log_vars)
+            yield 0, np.zeros((0, self.input_dim), dtype=np.float32), empty, empty.copy()
+            return
+        for start in range(0, len(data), batch_size):
+            chunk = data[start : start + batch_size] if isinstance(data, np.ndarray) else data.iloc[start : start + batch_size]
+            features = self.features(chunk, row_offset=start)
+            yield (start, features,
+                   *validation.check_codes(*self._run_rows(features), len(features), self.z_dim, self.model_path, start))
+
+    def _run_rows(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The backend on ``features`` padded with zero rows to MIN_RUN_ROWS: torch rounds 1-3 rows differently
+        from a batch, and the padding makes a row's code independent of its batch (measured)."""
+        padded = np.zeros((max(0, MIN_RUN_ROWS - len(features)), features.shape[1]), dtype=np.float32)
+        mean, log_var = self._run(np.concatenate([features, padded]) if len(padded) else features)
+        return mean[: len(features)], log_var[: len(features)]
 
     # ------------------------------------------------------------------ inputs
     def features(self, records: Any, row_offset: int = 0) -> np.ndarray:

@@ -32,6 +32,7 @@ from privib.export import spec
 from privib.export.modules import MeanLogVarEncoder, encoder_architecture
 from privib.io import sha256_file
 from privib.locks import process_alive
+from privib.models.cells import CellEncoder
 from privib.models.networks import GaussianMLPEncoder
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ class ExportResult:
 
 
 def build_metadata(
-    encoder: GaussianMLPEncoder,
+    encoder: GaussianMLPEncoder | CellEncoder,
     preprocessor: TabularPreprocessor,
     preprocess_sha: str,
     *,
@@ -85,12 +86,12 @@ def build_metadata(
         "input_name": spec.INPUT_NAME,
         "output_names": list(spec.OUTPUT_NAMES),
         "deterministic_log_var": spec.DETERMINISTIC_LOG_VAR,
-        "release": str(((config or {}).get("model") or {}).get("release", "mean")),
+        "release": "cells" if isinstance(encoder, CellEncoder) else str(((config or {}).get("model") or {}).get("release", "mean")),
     }
 
 
 def export_encoder(
-    encoder: GaussianMLPEncoder,
+    encoder: GaussianMLPEncoder | CellEncoder,
     preprocessor: TabularPreprocessor,
     out_dir: str | os.PathLike[str],
     *,
@@ -111,7 +112,7 @@ def export_encoder(
 
     Parameters
     ----------
-    encoder: the trained encoder (copied; left untouched).
+    encoder: the trained encoder (copied; left untouched); a :class:`CellEncoder` exports its one-hot cells as ``mean``.
     preprocessor: the fitted preprocessor whose feature vector the encoder reads.
     formats: subset of safetensors, onnx, pt2 (a list or comma-separated string); default all.
     dataset, target, sensitive, train_rows: the training data, for metadata and the model card.

@@ -33,6 +33,7 @@ class EncodeResult:
     rows: int
     seconds: float
     sampled: bool
+    keyed: bool = False
 
 
 def check_paths(source: Path, target: Path, keep: list[str]) -> tuple[str, str]:
@@ -55,11 +56,14 @@ def check_paths(source: Path, target: Path, keep: list[str]) -> tuple[str, str]:
 
 
 def encode_file(encoder: Any, source: Path, target: Path, *, keep: list[str] | None = None, batch_size: int = 65536,
-                sample: bool | None = None, seed: int | None = None, progress: bool = True) -> EncodeResult:
+                sample: bool | None = None, seed: int | None = None, progress: bool = True, key: bytes | None = None,
+                id_column: str | None = None, require_key: bool = False) -> EncodeResult:
     """Encode every record of ``source`` with ``encoder`` (an ExportedEncoder) into ``target``, batch by batch.
 
-    ``keep`` columns are copied before the codes ``z_0 ... z_{k-1}``; ``sample`` / ``seed`` are as
-    for ``encoder.encode``. A progress bar goes to stderr when ``progress`` and stderr is a terminal.
+    ``keep`` columns are copied before the codes ``z_0 ... z_{k-1}``; ``sample`` / ``seed`` / ``key`` /
+    ``id_column`` are as for ``encoder.encode`` (a keyed row gets the same code in any batch). With
+    ``require_key``, sampled codes without a key are refused (after the columns are checked). A progress
+    bar goes to stderr when ``progress`` and stderr is a terminal.
     """
     from privib.export.encoder import EncoderInputError
 
@@ -75,14 +79,24 @@ def encode_file(encoder: Any, source: Path, target: Path, *, keep: list[str] | N
     absent = [c for c in keep if c not in columns]
     if absent:
         raise DataError(f"--keep column(s) {absent} are not in {source}: its columns are {columns}")
+    if id_column is not None and id_column not in columns:
+        raise DataError(f"--id_column {id_column!r} is not in {source}: its columns are {columns}")
+    sampled = (encoder.release == "sample" if sample is None else bool(sample)) or key is not None
+    if require_key and key is None and sampled and not encoder.metadata.get("deterministic"):
+        raise ConfigError(
+            "this encoder releases sampled codes: pass --noise_key FILE (or set $PRIVIB_NOISE_KEY) so that a record "
+            "released again gets the same code, or --fresh_noise to draw new noise (two releases of a record then average)"
+        )
     z_names = [f"z_{i}" for i in range(encoder.z_dim)]
     clash = [c for c in keep if c in z_names]
     if clash:
         raise ConfigError(f"--keep column(s) {clash} clash with the output's code columns {z_names[0]}..{z_names[-1]}")
-    ignored = [c for c in columns if c not in set(encoder.input_columns) | set(keep)]
+    ignored = [c for c in columns if c not in set(encoder.input_columns) | set(keep) | {id_column}]
     if ignored:
         log.info("ignoring %d column(s) the encoder does not read: %s", len(ignored), ignored)
-    needed = list(dict.fromkeys([*encoder.input_columns, *keep]))
+    ids = [id_column] if id_column else []
+    needed = list(dict.fromkeys([*encoder.input_columns, *keep, *ids]))
+    read = list(dict.fromkeys([*encoder.input_columns, *ids]))  # what encode() is given
 
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.tmp-{secrets.token_hex(4)}"
@@ -94,7 +108,8 @@ def encode_file(encoder: Any, source: Path, target: Path, *, keep: list[str] | N
         with _progress(reader.total_rows(), disabled=not progress) as advance:
             for frame in reader.batches(needed, categorical=encoder.preprocessor.categorical):
                 try:
-                    z = encoder.encode(frame[encoder.input_columns], sample=sample, seed=rng, batch_size=max(1, len(frame)))
+                    z = (encoder.encode(frame[read], key=key, id_column=id_column, batch_size=max(1, len(frame)))
+                         if key is not None else encoder.encode(frame[read], sample=sample, seed=rng, batch_size=max(1, len(frame))))
                 except EncoderInputError as exc:
                     raise EncoderInputError(f"{source}, rows {rows}-{rows + len(frame) - 1}: {exc}") from exc
                 writer.write(frame, z)
@@ -105,8 +120,7 @@ def encode_file(encoder: Any, source: Path, target: Path, *, keep: list[str] | N
     except BaseException:
         writer.abort()
         raise
-    sampled = encoder.release == "sample" if sample is None else bool(sample)
-    return EncodeResult(target=target, rows=rows, seconds=time.perf_counter() - started, sampled=sampled)
+    return EncodeResult(target=target, rows=rows, seconds=time.perf_counter() - started, sampled=sampled, keyed=key is not None)
 
 
 class _Reader:

@@ -11,6 +11,8 @@ import math
 from typing import Any
 from collections.abc import Iterable, Mapping
 
+from privib.models.release import describe_release
+from privib.export.threat_model import threat_model_lines
 from privib.runs import keys
 
 
@@ -87,17 +89,23 @@ def render_model_card(
     sensitive = list(metadata.get("sensitive") or [])
     target = metadata.get("target", "the task label")
     name = metadata.get("run_name") or "privib encoder"
+    cells = metadata.get("release") == "cells"
     lines: list[str] = [f"# Model card: {name}", ""]
     lines += [
-        f"A privib encoder that maps a tabular record to a {metadata['z_dim']}-dimensional representation z, "
-        f"trained to keep what predicts `{target}` and to drop what reveals "
+        (f"A privib encoder that maps a tabular record to one of {metadata['z_dim']} cells (released as a one-hot code), "
+         if cells else f"A privib encoder that maps a tabular record to a {metadata['z_dim']}-dimensional representation z, ")
+        + f"trained to keep what predicts `{target}` and to drop what reveals "
         f"{_join(sensitive) or 'the sensitive attribute'}.",
         "",
         "## Model details",
         "",
         f"- Architecture: MLP encoder q(z|x) = N(mean(x), diag(exp(log_var(x)))), input {metadata['input_dim']} "
         f"features, hidden widths {metadata['encoder_widths']}, activation {metadata['activation']}, "
-        f"z_dim {metadata['z_dim']}, {'deterministic (z = mean, log_var = ' + fmt(metadata['deterministic_log_var']) + ')' if metadata['deterministic'] else 'stochastic'}.",
+        f"z_dim {metadata['z_dim']}, {'deterministic (z = mean, log_var = ' + fmt(metadata['deterministic_log_var']) + ')' if metadata['deterministic'] else 'stochastic'}."
+        if not cells else
+        f"- Architecture: MLP encoder to {metadata['z_dim']} cell logits; the released code `mean` is the one-hot of their "
+        f"argmax (deterministic: one record, one cell; `log_var` = {fmt(metadata['deterministic_log_var'])}), input "
+        f"{metadata['input_dim']} features, hidden widths {metadata['encoder_widths']}, activation {metadata['activation']}.",
     ]
     if model:
         objective = (
@@ -105,10 +113,33 @@ def render_model_card(
             f"beta = {fmt(model.get('beta'))}, lambda (adv_weight) = {fmt(model.get('adv_weight'))}, "
             f"adversary updates: {model.get('adv_mode', 'n/a')}, released representation: {model.get('release', 'mean')}."
         )
+        if model.get("objective") == "fcrl":
+            objective = (
+                f"- Objective (FCRL, Gupta et al. 2021): task cross-entropy + beta * KL(q(z|x) || N(0, I)) - lambda * "
+                f"contrastive (InfoNCE) bound on I(x; z | s); beta = {fmt(model.get('beta'))}, lambda (nce_weight) = "
+                f"{fmt(model.get('nce_weight'))}, released representation: {model.get('release', 'mean')}."
+            )
+        elif model.get("objective") == "laftr":
+            objective = (
+                f"- Objective (LAFTR-DP, Madras et al. 2018): task cross-entropy + reconstruction weight * NLL of x given "
+                f"(z, s) - gamma * group-normalized L1 loss of the adversary; gamma (adv_weight) = "
+                f"{fmt(model.get('adv_weight'))}, reconstruction weight = {fmt(model.get('recon_weight'))}, deterministic."
+            )
+        if cells:
+            penalty = (f" + {fmt(model.get('dep_weight'))} * {model.get('dep_penalty')} penalty"
+                       if model.get("dep_penalty", "none") != "none" and model.get("dep_weight") else "")
+            objective = (
+                f"- Objective: task cross-entropy - lambda * adversary cross-entropy on the released cell{penalty}; "
+                f"lambda (adv_weight) = {fmt(model.get('adv_weight'))}, adversary updates: {model.get('adv_mode', 'n/a')}, "
+                f"{model.get('n_cells')} cells, released representation: cells."
+            )
         lines.append(objective)
     lines += [
         f"- Exported formats: {', '.join(formats)}; inputs: `{metadata['input_name']}` (preprocessed features, "
-        f"see preprocess.json); outputs: `mean`, `log_var`. `encode()` releases the mean by default.",
+        f"see preprocess.json); outputs: `mean`, `log_var`. "
+        + ("`encode()` returns the one-hot cell, `cells()` its id." if cells else
+           f"`encode()` returns the released representation (`release` in the metadata): "
+           f"{describe_release(str(metadata.get('release', 'mean')))}."),
         f"- privib {metadata['privib_version']}, torch {metadata['torch_version']}, exported {metadata['created']}.",
         f"- Config sha256: `{metadata['config_sha256'] or 'n/a'}`; data fingerprint: `{metadata['data_fingerprint']}`.",
     ]
@@ -124,8 +155,10 @@ def render_model_card(
         "",
         "## Out-of-scope uses",
         "",
-        "- A formal privacy guarantee (this is not differential privacy) or a certificate that the sensitive attribute "
-        "cannot be recovered.",
+        "- A formal privacy guarantee (this is not differential privacy)"
+        + (": the certificate below bounds what one release of the code reveals of the sensitive attribute, under its "
+           "assumptions, not what other data about a person reveals." if _certified(metrics) else
+           " or a certificate that the sensitive attribute cannot be recovered."),
         "- Records from a different population, schema or time period than the training data without re-auditing.",
         "- Automated decisions about individuals without a fairness review of the downstream model.",
         "",
@@ -144,22 +177,29 @@ def render_model_card(
         "computed one.",
         "",
     ]
+    lines += _certificate_lines(metrics, float((config.get("evaluation") or {}).get("certificate_confidence", 0.95)))
     lines += _evaluation_sections(metrics, sensitive)
     lines += _estimator_table(config, "attackers", "Attackers (fresh, trained after the fact on frozen train-split z)")
     lines += _estimator_table(config, "probes", "Downstream probes")
+    lines += threat_model_lines(metrics, str(metadata.get("release", "mean")), bool(metadata.get("deterministic")))
     lines += [
         "## Limitations",
         "",
         "- Leakage is measured against the attackers listed above, trained after the fact on frozen representations; "
-        "it is not proven absent. A stronger or differently-informed attacker (other model families, auxiliary "
+        + ("beyond the certificate above (which holds for every attacker of one release), it is not proven absent. "
+           if _certified(metrics) else "it is not proven absent. ")
+        + "A stronger or differently-informed attacker (other model families, auxiliary "
         "data, many records of one person) may recover more.",
         "- Figures hold for the evaluation data's distribution; under distribution shift task accuracy and leakage "
         "can both change.",
         "- Removing the sensitive column from the inputs is not privacy by itself: the other columns are proxies. "
         "The encoder reduces, not removes, what they reveal.",
-        "- The figures above refer to the released representation (`release` in the metadata: the mean of q(z|x) "
-        "or one sample; `encode()` returns it by default). A sample protects only if each record is released once: "
-        "averaging many samples of the same record recovers the mean, whose leakage is reported separately.",
+        f"- The figures above refer to the released representation (`release` in the metadata: here "
+        f"{describe_release(str(metadata.get('release', 'mean')))}); `encode()` returns it by default. "
+        + ("A sample released with fresh noise protects only if each record is released once: averaging releases "
+           "tends to the mean, which leaks more (see the threat model above; key the noise)."
+           if metadata.get("release") == "sample" else
+           "It is the same on every call: repeated releases reveal nothing new."),
         "- Records are preprocessed by the policy in preprocess.json: unknown categories "
         f"`{(preprocess or {}).get('unknown_category', 'n/a')}` (zeros: an all-zero one-hot group, logged; error: "
         f"refused), missing values `{(preprocess or {}).get('missing', 'n/a')}` (error: refused; impute: training "
@@ -170,11 +210,12 @@ def render_model_card(
         "```python",
         "import privib",
         "encoder = privib.load_encoder('export')          # or backend='onnx'",
-        "z = encoder.encode(dataframe_of_raw_columns)      # numpy array (rows, z_dim), the mean of q(z|x)",
+        "z = encoder.encode(dataframe_of_raw_columns)      # numpy array (rows, z_dim): the released representation",
+        "z = encoder.encode(dataframe_of_raw_columns, key=secret_bytes)  # a sample keyed to each record",
         "```",
         "",
         "```",
-        "privib encode export data.csv -o z.parquet --keep id",
+        "privib encode export data.csv -o z.parquet --keep id --noise_key noise.key",
         "```",
         "",
         "## Files",
@@ -199,19 +240,57 @@ def headline_figures(metrics: Mapping[str, Any], sensitive: list[str]) -> list[t
     for a in attributes:
         wanted += [
             (f"leakage/{a}/auc_max", f"`{a}` leakage: best attacker AUC on the released z (test)"),
+            (f"leakage/{a}/encoder_holder/auc", f"`{a}` leakage: the encoder holder's AUC (in the maximum above)"),
+            *[(f"leakage/{a}/k{k}/auc_max", f"`{a}` leakage: best attacker AUC on the average of {k} releases of a record")
+              for k in keys.k_releases(metrics, a)],
             (f"leakage/{a}/sample/auc_max", f"`{a}` leakage: best attacker AUC on sampled z (not released)"),
             (f"leakage/{a}/mean/auc_max", f"`{a}` leakage: best attacker AUC on the mean of z (not released)"),
             (f"leakage/{a}/raw_auc_max", f"`{a}` leakage from the raw features (reference)"),
+            (f"leakage/{a}/certified_auc_ub", f"`{a}`: certified upper bound on any attacker's AUC"),
+            (f"leakage/{a}/certified_ba_ub", f"`{a}`: certified upper bound on any attacker's balanced accuracy"),
             (f"leakage/{a}/acc_max", f"`{a}`: best attacker accuracy"),
             (f"leakage/{a}/majority", f"`{a}`: majority-class accuracy (chance level)"),
             (f"leakage/{a}/mi_bits_lb", f"`{a}`: lower bound on I(Z;S) in bits"),
             (f"fairness/{a}/dp_gap", f"demographic-parity gap of downstream predictions across `{a}`"),
             (f"fairness/{a}/eo_gap", f"equalized-odds gap across `{a}`"),
+            (f"fairness/{a}/certified_dp_ub", f"certified upper bound on any classifier's demographic-parity gap across `{a}`"),
         ]
     families = sorted(keys.robustness_families(metrics))
     wanted += [(f"robustness/{f}/area", f"robustness to {f}: area under the accuracy-vs-level curve") for f in families]
     figures = dict(figures_with_intervals(metrics, ""))
     return [(label, figures[key]) for key, label in wanted if key in figures]
+
+
+def _certified(metrics: Mapping[str, Any]) -> bool:
+    """Whether the run certified its code (a cell release)."""
+    return any(k.startswith("leakage/") and k.endswith("/certified_auc_ub") for k in metrics)
+
+
+def _certificate_lines(metrics: Mapping[str, Any], confidence: float) -> list[str]:
+    """The certificate of a cell release in words, per attribute; nothing when the run computed none."""
+    lines: list[str] = []
+    for a in keys.attributes(metrics):
+        if keys.leakage(a, "certified_auc_ub") not in metrics:
+            continue
+        value = {name: fmt(metrics.get(keys.leakage(a, name), math.nan))
+                 for name in (*keys.CERTIFIED_LEAKAGE, "empirical_tv", "auc_max", "certified_rows/prior",
+                              "certified_rows/cells", "certified_rows/mean")}
+        lines += [
+            f"With {100 * confidence:g} % confidence, no attacker can predict `{a}` from this code with AUC above "
+            f"**{value['certified_auc_ub']}** or balanced accuracy above {value['certified_ba_ub']}; the code "
+            f"distributions of any two `{a}` groups are at most {value['certified_tv_ub']} apart in total variation, so no "
+            f"classifier of the code has a demographic-parity gap across `{a}` above "
+            f"{fmt(metrics.get(keys.fairness(a, keys.CERTIFIED_DP), math.nan))}. For comparison, on the test rows: "
+            f"plug-in TV {value['empirical_tv']}, best fresh attacker's AUC {value['auc_max']}.",
+            "",
+            "Assumptions: the records are i.i.d. draws of one population; each record is released once (the code is "
+            "deterministic, so a repeat release is the same cell); the encoder was fixed before the certificate's rows "
+            f"were read. P(`{a}`) is bounded on {value['certified_rows/prior']} training rows, each cell on "
+            f"{value['certified_rows/cells']} test rows and the mean over cells on {value['certified_rows/mean']} other "
+            "test rows (privib's docs/evaluation.md, \"The certificate\").",
+            "",
+        ]
+    return ["### Certificate", "", *lines] if lines else []
 
 
 def _evaluation_sections(metrics: Mapping[str, Any], sensitive: list[str]) -> list[str]:

@@ -105,33 +105,3 @@ def log_export_artifact(wandb_run: Any, result: ExportResult, aliases: Iterable[
     artifact.add_dir(str(result.folder))
     wandb_run.log_artifact(artifact, aliases=list(aliases))
     return artifact
-
-
-def start_export_wandb_run(folder: RunFolder, config: dict[str, Any]) -> Any | None:
-    """A W&B run (job_type ``export``) beside the training run, or None when W&B is disabled for this run.
-
-    Online only when the W&B host answers within a few seconds and the run starts within
-    ``INIT_TIMEOUT_S``; otherwise the run is offline (kept for ``wandb sync``) and one warning is logged.
-    """
-    from privib.runs.wandb import INIT_TIMEOUT_S, resolve_wandb_mode, start_wandb_run, wandb_options
-
-    options = wandb_options(config.get("wandb"))
-    mode = resolve_wandb_mode(options)
-    if mode == "disabled":
-        return None
-    import wandb
-
-    os.environ.setdefault("WANDB_SILENT", "true")
-
-    def start(chosen: str, run_id: str | None, _now: bool) -> Any:  # wandb.init always starts now
-        return wandb.init(
-            project=options.project, entity=options.entity, group=options.group or folder.path.name,
-            name=f"export-{folder.path.name}", job_type="export", dir=str(folder.path), mode=chosen, id=run_id,
-            tags=list(options.tags) or None, config={"run_folder": str(folder.path)}, reinit="finish_previous",
-            settings=wandb.Settings(init_timeout=INIT_TIMEOUT_S),
-        )
-
-    run, _, warning = start_wandb_run(start, mode)
-    if warning:
-        log.warning(warning)
-    return run

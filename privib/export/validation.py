@@ -27,14 +27,15 @@ MAX_Z_DIM = 2**16
 MAX_WIDTH = 2**16
 MAX_LAYERS = 64
 MAX_PARAMETERS = 2**28  # 1 GiB of float32 weights
-RELEASES = ("mean", "sample")
+RELEASES = ("mean", "sample", "cells")
 COMPARED_KEYS = ("z_dim", "input_dim", "feature_names", "encoder_widths", "activation", "deterministic",
-                 "preprocess_sha256", "min_scale", "deterministic_log_var")
+                 "preprocess_sha256", "min_scale", "deterministic_log_var", "release")
 
 
 def layer_dims(metadata: Mapping[str, Any]) -> list[int]:
-    """Widths of the encoder's layers, input first: input_dim, encoder_widths..., 2 * z_dim."""
-    return [int(metadata["input_dim"]), *(int(w) for w in metadata["encoder_widths"]), 2 * int(metadata["z_dim"])]
+    """Widths of the encoder's layers, input first: input_dim, encoder_widths..., 2 * z_dim (z_dim logits for cells)."""
+    out = int(metadata["z_dim"]) * (1 if metadata.get("release") == "cells" else 2)
+    return [int(metadata["input_dim"]), *(int(w) for w in metadata["encoder_widths"]), out]
 
 
 def expected_tensors(metadata: Mapping[str, Any]) -> dict[str, list[int]]:
@@ -75,6 +76,8 @@ def check_architecture(metadata: Mapping[str, Any], source: str) -> None:
         refuse("output_names", f"not {list(spec.OUTPUT_NAMES)}")
     if metadata["release"] not in RELEASES:
         refuse("release", f"not one of {', '.join(RELEASES)}")
+    if metadata["release"] == "cells" and (not metadata["deterministic"] or metadata["z_dim"] < 2):
+        refuse("release", "but a cell encoder is deterministic with z_dim (its number of cells) >= 2")
 
 
 def compare_metadata(found: Mapping[str, Any], expected: Mapping[str, Any], source: Path) -> None:

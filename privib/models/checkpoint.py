@@ -31,12 +31,18 @@ class TrainedModel:
 
     @property
     def release(self) -> str:
-        """What the run released and audited: ``mean`` or ``sample`` (``mean`` for checkpoints older than the option)."""
+        """What the run released and audited: ``mean``, ``sample`` or ``cells`` (``mean`` for checkpoints older than the option)."""
         return str(self.hparams.get("release", "mean"))
 
     @property
     def deterministic(self) -> bool:
-        return bool(self.hparams.get("deterministic", False))
+        """No noise in the released code: a deterministic Gaussian encoder, or a cell encoder."""
+        return bool(self.hparams.get("deterministic", False)) or self.release == "cells"
+
+    @property
+    def n_cells(self) -> int | None:
+        """The number of cells of a ``cells`` release (None for a Gaussian code)."""
+        return int(self.model.encoder.n_cells) if self.release == "cells" else None
 
     @property
     def eval_samples(self) -> int:

@@ -52,4 +52,22 @@ def _double_center(matrix: torch.Tensor) -> torch.Tensor:
     return matrix - matrix.mean(dim=0, keepdim=True) - matrix.mean(dim=1, keepdim=True) + matrix.mean()
 
 
-PENALTIES = {"mmd": mmd_penalty, "hsic": hsic_penalty}
+def tv_penalty(z: torch.Tensor, s: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """Prior-weighted sum over classes c of TV(mean z | s=c, mean z)^2: for one-hot cells (``release cells``)
+    the squared total variation between each group's cell frequencies and the pool's; zero iff they match.
+
+    With straight-through cells its value is exactly that of the released code on the batch, and its
+    gradient reaches the encoder through the cells' softmax; the square makes the push vanish smoothly
+    as the groups meet, where the plain TV collapsed the code to one cell on Health.
+    """
+    pooled = z.mean(dim=0)
+    total = z.new_zeros(())
+    for c in range(n_classes):
+        member = s == c
+        count = int(member.sum())
+        if count:
+            total = total + (count / len(z)) * (0.5 * (z[member].mean(dim=0) - pooled).abs().sum()).pow(2)
+    return total
+
+
+PENALTIES = {"mmd": mmd_penalty, "hsic": hsic_penalty, "tv": tv_penalty}

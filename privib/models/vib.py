@@ -8,12 +8,17 @@ import numpy as np
 import torch
 from torch import nn
 
+from privib.models.cells import CellEncoder
 from privib.models.distributions import reparameterize
 from privib.models.networks import ClassifierHead, GaussianMLPEncoder
 
 
 class VIBModel(nn.Module):
-    """Encoder, task head and adversaries; ``adversaries[i]`` predicts sensitive attribute ``i``."""
+    """Encoder, task head and adversaries; ``adversaries[i]`` predicts sensitive attribute ``i``.
+
+    ``n_cells`` 0 builds the Gaussian encoder of width ``z_dim``; ``n_cells`` >= 2 a
+    :class:`~privib.models.cells.CellEncoder` whose one-hot code of width ``n_cells`` the heads read.
+    """
 
     def __init__(
         self,
@@ -26,9 +31,16 @@ class VIBModel(nn.Module):
         adversary_widths: Sequence[int] = (64, 64),
         activation: str = "relu",
         deterministic: bool = False,
+        n_cells: int = 0,
+        cell_temperature: float = 1.0,
     ) -> None:
         super().__init__()
-        self.encoder = GaussianMLPEncoder(input_dim, z_dim, encoder_widths, activation, deterministic)
+        if n_cells:
+            self.encoder: GaussianMLPEncoder | CellEncoder = CellEncoder(
+                input_dim, n_cells, encoder_widths, activation, cell_temperature)
+            z_dim = n_cells
+        else:
+            self.encoder = GaussianMLPEncoder(input_dim, z_dim, encoder_widths, activation, deterministic)
         self.task_head = ClassifierHead(z_dim, n_target_classes, head_widths, activation)
         self.adversaries = nn.ModuleList(
             ClassifierHead(z_dim, n, adversary_widths, activation) for n in n_sensitive_classes
@@ -44,8 +56,10 @@ class VIBModel(nn.Module):
         return self.task_head(z).softmax(dim=-1).mean(dim=0)
 
 
-# The VIBModule hyper-parameters that shape the plain model (the rest are about training).
-ARCHITECTURE_KEYS = ("z_dim", "encoder_widths", "head_widths", "adversary_widths", "activation", "deterministic")
+# The VIBModule hyper-parameters that shape the plain model (the rest are about training). ``release cells``
+# selects the cell encoder, with ``n_cells`` and ``cell_temperature``.
+ARCHITECTURE_KEYS = ("z_dim", "encoder_widths", "head_widths", "adversary_widths", "activation", "deterministic",
+                     "release", "n_cells", "cell_temperature")
 
 
 def build_vib_model(data_spec: Mapping[str, Any], **architecture: Any) -> VIBModel:
@@ -55,11 +69,17 @@ def build_vib_model(data_spec: Mapping[str, Any], **architecture: Any) -> VIBMod
     it for evaluation and export, so the two can never disagree on the layout.
     """
     sensitive = list(data_spec["sensitive"])
+    chosen = {k: architecture[k] for k in ARCHITECTURE_KEYS if k in architecture}
+    if chosen.pop("release", None) == "cells":
+        chosen["n_cells"] = chosen.get("n_cells", 8)
+    else:
+        chosen.pop("n_cells", None)
+        chosen.pop("cell_temperature", None)
     return VIBModel(
         input_dim=int(data_spec["input_dim"]),
         n_target_classes=len(data_spec["target_classes"]),
         n_sensitive_classes=[len(data_spec["sensitive_classes"][a]) for a in sensitive],
-        **{k: architecture[k] for k in ARCHITECTURE_KEYS if k in architecture},
+        **chosen,
     )
 
 

@@ -2,19 +2,18 @@
 
 Sections: ``seed_everything``, ``name``, ``runs_dir``, ``pipeline``, ``data`` (the
 datamodule's arguments), ``model`` (the LightningModule's), ``trainer`` (Lightning's
-Trainer), ``checkpoint``, ``wandb`` and ``evaluation``. Every option is also a dotted flag.
+Trainer), ``checkpoint``, ``wandb``, ``evaluation`` and ``baseline`` (a release baseline's, read by the
+``release`` stage). Every option is also a dotted flag.
 """
 from __future__ import annotations
 
-import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
 from privib.errors import ConfigError
 from privib.io import read_yaml_mapping
-from privib.parsing import new_parser, parse, take_option
+from privib.parsing import new_parser, parse_with_cached_help, take_option
 from privib.paths import DEFAULT_CONFIG, DEFAULT_PIPELINE, METHODS_DIR, list_shipped, resolve_project_file
 
 # Set by privib itself: the logger and callbacks from the wandb/checkpoint sections, the run folder as root,
@@ -27,6 +26,7 @@ def build_run_parser(prog: str = "privib run") -> Any:
     import pytorch_lightning as pl
     from jsonargparse import ActionConfigFile
 
+    from privib.baselines.options import BaselineOptions
     from privib.data.datamodule import PrivibDataModule
     from privib.evaluation.options import EvaluationOptions
     from privib.runs.wandb import WandbOptions
@@ -59,6 +59,9 @@ def build_run_parser(prog: str = "privib run") -> Any:
     parser.add_class_arguments(CheckpointOptions, "checkpoint")
     parser.add_class_arguments(WandbOptions, "wandb")
     parser.add_class_arguments(EvaluationOptions, "evaluation")
+    parser.add_class_arguments(BaselineOptions, "baseline")
+    # The model summary table would go to stdout, which belongs to the summary line and the run folder.
+    parser.set_defaults({"trainer.enable_model_summary": False})
     return parser
 
 
@@ -78,78 +81,11 @@ def parse_run_config(argv: list[str]) -> tuple[Any, dict[str, Any]]:
     for path in _config_paths(argv):
         check_yaml_file(path)
     check_flag_values(argv)
-    help_file = _help_cache_file(argv)
-    if help_file is not None and help_file.is_file():  # `--help`, answered before: skip Lightning's 2 s import
-        sys.stdout.write(help_file.read_text(encoding="utf-8"))
-        sys.stdout.flush()
-        raise SystemExit(0)
-    parser = build_run_parser()
-    namespace = parse(parser, argv) if help_file is None else _parse_keeping_help(parser, argv, help_file)
+    parser, namespace = parse_with_cached_help("run", build_run_parser, argv, [Path(p) for p in _config_paths(argv)])
     config = namespace.clone()
     config.pop("config", None)
     config.pop("resume", None)
     return parser, config.as_dict()
-
-
-def _help_cache_file(argv: list[str]) -> Path | None:
-    """Where the output of this ``privib run ... --help`` is kept; None without ``-h`` / ``--help``.
-
-    Building the help imports pytorch_lightning (about 2 s, more than torch itself) to read the
-    Trainer's signature. The text depends only on the command line, the config files it names,
-    the terminal width, and the installed code, so it is stored once under the privib cache dir
-    (``$PRIVIB_CACHE_DIR``, else ``~/.cache/privib``) keyed by a sha256 of all of those, and
-    printed from there afterwards. ``PRIVIB_CACHE=0`` turns it off (as it does the evaluation cache).
-    """
-    if not any(arg in ("-h", "--help") for arg in argv):
-        return None
-    if os.environ.get("PRIVIB_CACHE", "1").strip().lower() in ("0", "false", "no", "off"):
-        return None
-    import hashlib
-    import importlib.metadata
-    import json
-    import shutil
-
-    from privib.paths import cache_dir
-
-    digest = hashlib.sha256()
-    versions = {}
-    for dist in ("pytorch-lightning", "lightning-utilities", "jsonargparse", "torch", "docstring-parser", "typeshed-client"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = None
-    digest.update(json.dumps({
-        "argv": argv, "columns": shutil.get_terminal_size().columns, "python": sys.version, "versions": versions,
-        "env": sorted((k, v) for k, v in os.environ.items() if k.startswith("JSONARGPARSE")),
-    }, sort_keys=True).encode())
-    for path in _config_paths(argv):
-        digest.update(Path(path).expanduser().read_bytes())
-    package = Path(__file__).resolve().parents[1]
-    for source in sorted(package.rglob("*.py")):  # any change to privib's code is a new key
-        digest.update(str(source.relative_to(package)).encode() + b"\0" + source.read_bytes())
-    return cache_dir() / "help" / f"run-{digest.hexdigest()[:32]}.txt"
-
-
-def _parse_keeping_help(parser: Any, argv: list[str], help_file: Path) -> Any:
-    """``parser.parse_args(argv)``; when it prints the help and exits 0, also store the text in ``help_file``."""
-    import contextlib
-    import io
-
-    buffer = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(buffer):
-            return parse(parser, argv)
-    except SystemExit as exc:
-        text = buffer.getvalue()
-        if exc.code in (0, None) and text:
-            from privib.io import write_text_atomic
-
-            with contextlib.suppress(OSError):  # a read-only cache only costs the next call the 2 s
-                write_text_atomic(help_file, text)
-        raise
-    finally:
-        sys.stdout.write(buffer.getvalue())
-        sys.stdout.flush()
 
 
 def split_resume(argv: list[str]) -> tuple[str | None, list[str]]:
@@ -173,10 +109,14 @@ def method_preset_path(name: str) -> Path:
 
 
 def apply_method_preset(argv: list[str]) -> list[str]:
-    """With ``--method NAME``: the ``--config`` files, then the preset ``configs/methods/NAME.yaml``, then every other flag.
+    """Layer method presets: under each config file that names one, and ``--method NAME`` over every config file.
 
-    The flag itself stays, so the resolved config records ``method: NAME``. Without it, ``argv`` is unchanged.
+    A config file with ``method: NAME`` gets the preset ``configs/methods/NAME.yaml`` layered just
+    before it, so the shipped configs refer to the one place that defines a method's settings and
+    their own keys still win. With ``--method NAME``: the ``--config`` files, then the preset, then
+    every other flag. The flag itself stays, so the resolved config records ``method: NAME``.
     """
+    argv = _layer_config_presets(argv)
     names = [argv[i + 1] for i, arg in enumerate(argv[:-1]) if arg == "--method"]
     names += [arg.split("=", 1)[1] for arg in argv if arg.startswith("--method=")]
     if argv and argv[-1] == "--method":
@@ -197,6 +137,26 @@ def apply_method_preset(argv: list[str]) -> list[str]:
         (configs if argv[i].startswith("--config=") else rest).append(argv[i])
         i += 1
     return [*configs, "--config", str(preset), *rest]
+
+
+def _layer_config_presets(argv: list[str]) -> list[str]:
+    """``--config FILE`` preceded by ``--config PRESET`` when FILE says ``method: NAME`` (and is not that preset)."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--config" and i + 1 < len(argv):
+            path = resolve_project_file(argv[i + 1])
+            named = load_yaml_mapping(path).get("method") if path.is_file() else None
+            if isinstance(named, str) and named:
+                preset = method_preset_path(named)
+                if preset.resolve() != path.resolve():
+                    out += ["--config", str(preset)]
+            out += argv[i : i + 2]
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
 
 
 def _resolve_config_paths(argv: list[str]) -> list[str]:

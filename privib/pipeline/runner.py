@@ -109,10 +109,13 @@ def run_stages(ctx: RunContext, stages: Sequence[Stage]) -> dict[str, float]:
     produced: dict[str, float] = {}
     timings: dict[str, float] = {}
     replaces_evaluation = False
-    for stage in stages:
+    for number, stage in enumerate(stages, 1):
+        log.info("[%d/%d] %s ...", number, len(stages), stage.name)
         started = time.perf_counter()
         result = stage.run(ctx)
         timings[f"stage/{stage.name}_s"] = time.perf_counter() - started
+        log.info("[%d/%d] %s done in %.1f s%s", number, len(stages), stage.name, timings[f"stage/{stage.name}_s"],
+                 stage_note(stage.name, result, ctx.config))
         timings.update({k: v for k, v in result.items() if k.startswith("time/")})
         metrics = {k: v for k, v in result.items() if not k.startswith("time/")}
         produced.update(metrics)
@@ -122,6 +125,21 @@ def run_stages(ctx: RunContext, stages: Sequence[Stage]) -> dict[str, float]:
         if ctx.logger is not None:
             ctx.logger.experiment.summary.update(metrics)
     return produced
+
+
+def stage_note(name: str, result: dict[str, float], config: dict[str, Any]) -> str:
+    """What a person wants to know about a finished stage beyond its time (e.g. why training stopped)."""
+    if name != "fit" or "fit/epochs" not in result:
+        return ""
+    epochs, best = int(result["fit/epochs"]), result.get("fit/best_epoch")
+    wanted = config.get("trainer", {}).get("max_epochs")
+    best_text = f", best epoch {int(best)}" if best == best and best is not None else ""
+    if isinstance(wanted, int) and 0 < wanted and epochs < wanted:
+        patience = config.get("checkpoint", {}).get("patience")
+        monitor = config.get("checkpoint", {}).get("monitor")
+        return (f": early stopping after epoch {epochs} of {wanted} ({monitor} did not improve for {patience} epochs)"
+                f"{best_text}")
+    return f": {epochs} epochs{best_text}"
 
 
 def evaluate_run(folder: RunFolder, config: dict[str, Any], names: Sequence[str], trusted: tuple[str, ...] = ()) -> None:

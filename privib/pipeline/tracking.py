@@ -53,24 +53,20 @@ def _record_wandb_id(run_dir: Path, run_id: str | None) -> None:
 
 
 def _build_logger(options: WandbOptions, run_dir: Path, config: dict[str, Any], run_id: str | None, mode: str) -> Any:
-    """The Lightning WandbLogger for one start attempt; ``INIT_TIMEOUT_S`` bounds its ``wandb.init``."""
+    """The Lightning WandbLogger of one start attempt, around a run privib starts itself.
+
+    ``wandb.init`` is called here rather than by the logger, so its timeout is privib's
+    (``INIT_TIMEOUT_S``) and no deprecated setting reaches W&B (the logger passes ``anonymous``).
+    """
     import wandb
     from pytorch_lightning.loggers import WandbLogger
 
-    return WandbLogger(
-        name=run_dir.name,
-        save_dir=str(run_dir),
-        project=options.project,
-        entity=options.entity,
-        group=options.group,
-        tags=list(options.tags) or None,
-        mode=mode,
-        id=run_id,
-        resume="allow" if run_id else None,
-        config=config,
-        job_type="train",
-        settings=wandb.Settings(init_timeout=INIT_TIMEOUT_S),
+    run = wandb.init(
+        name=run_dir.name, dir=str(run_dir), project=options.project, entity=options.entity, group=options.group,
+        tags=list(options.tags) or None, mode=mode, id=run_id, resume="allow" if run_id else None, config=config,
+        job_type="train", settings=wandb.Settings(init_timeout=INIT_TIMEOUT_S), reinit="finish_previous",
     )
+    return WandbLogger(experiment=run, save_dir=str(run_dir), name=run_dir.name)
 
 
 def find_wandb_run_id(run_dir: Path) -> str | None:

@@ -10,31 +10,33 @@ from typing import Any
 from collections.abc import Sequence
 
 from privib.errors import ConfigError
-from privib.sweep.spec import SweepSpec, text_value
+from privib.sweep.spec import DATASET_TAG, SweepSpec, text_value, tied_keys
 
-__all__ = ["Point", "point_id", "expand_points", "child_argv", "resolved_argv", "config_keys", "check_keys",
+__all__ = ["Point", "point_id", "make_point", "untie", "expand_points", "child_argv", "resolved_argv", "config_keys", "check_keys",
            "validate_points"]
 
 
 @dataclass(frozen=True)
 class Point:
-    """One grid point: a method (or None), its grid values and a seed."""
+    """One grid point: a method (or None), its grid values, a seed, and the data set of a benchmark (or None)."""
 
     method: str | None
     params: tuple[tuple[str, Any], ...]
     seed: int
     id: str
+    dataset: str | None = None
 
     @property
     def run_name(self) -> str:
-        return f"{self.method or 'run'}-{self.id}"
+        prefix = f"{self.dataset}-" if self.dataset else ""
+        return f"{prefix}{self.method or 'run'}-{self.id}"
 
     def params_dict(self) -> dict[str, Any]:
         return dict(self.params)
 
     def describe(self) -> str:
         values = " ".join(f"{k.rsplit('.', 1)[-1]}={text_value(v)}" for k, v in self.params)
-        return " ".join(p for p in (self.method or "run", values, f"seed={self.seed}") if p)
+        return " ".join(p for p in (self.dataset or "", self.method or "run", values, f"seed={self.seed}") if p)
 
 
 def canonical(value: Any) -> Any:
@@ -50,28 +52,46 @@ def canonical(value: Any) -> Any:
     return str(value)
 
 
-def point_id(method: str | None, params: dict[str, Any], seed: int, fixed: dict[str, Any], config: str) -> str:
-    """Stable 10-hex-digit id of a point: method, grid values, seed, fixed overrides, base config."""
+def point_id(method: str | None, params: dict[str, Any], seed: int, fixed: dict[str, Any], config: str,
+             dataset: str | None = None, pipeline: str | None = None) -> str:
+    """Stable 10-hex-digit id of a point: method, grid values, seed, fixed overrides, base config, and (when set)
+    the data set of a benchmark and the method's own pipeline (absent ones leave older sweeps' ids as they were)."""
     identity = {"method": method, "params": canonical(params), "seed": int(seed), "fixed": canonical(fixed),
                 "config": str(config)}
+    identity.update({k: v for k, v in (("dataset", dataset), ("pipeline", pipeline)) if v is not None})
     text = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:10]
 
 
+def make_point(spec: SweepSpec, part: SweepSpec, method: str | None, params: dict[str, Any], seed: int) -> Point:
+    """The point of ``method`` with ``params`` and ``seed`` on ``part`` (a data set of ``spec``, or ``spec``)."""
+    pid = point_id(method, params, seed, part.fixed, part.config, part.dataset, spec.pipelines.get(method or ""))
+    return Point(method, tuple(params.items()), seed, pid, part.dataset)
+
+
+def untie(params: dict[str, Any]) -> dict[str, Any]:
+    """Grid values as config values: a tied key (``a+b: [1, 2]``) becomes ``a: 1, b: 2``."""
+    out: dict[str, Any] = {}
+    for key, value in params.items():
+        names = tied_keys(key)
+        out.update(zip(names, value) if len(names) > 1 else [(key, value)])
+    return out
+
+
 def _combinations(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     keys = list(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
+    return [untie(dict(zip(keys, values))) for values in itertools.product(*(grid[k] for k in keys))]
 
 
 def expand_points(spec: SweepSpec) -> list[Point]:
-    """Every point, seed-major (all configurations of seed 0 first, so a partial sweep already has a front)."""
-    methods = spec.methods if spec.methods is not None else {None: {}}
+    """Every point, seed-major (all configurations of seed 0 first, so a partial sweep already has a front),
+    data set by data set within a seed."""
     points: list[Point] = []
     for seed in spec.seeds:
-        for method, own in methods.items():
-            for params in _combinations({**spec.grid, **own}):
-                pid = point_id(method, params, seed, spec.fixed, spec.config)
-                points.append(Point(method, tuple(params.items()), seed, pid))
+        for part in spec.parts():
+            methods = part.methods if part.methods is not None else {None: {}}
+            for method, own in methods.items():
+                points += [make_point(spec, part, method, params, seed) for params in _combinations({**part.grid, **own})]
     if not points:
         raise ConfigError(f"sweep {spec.name}: the grid has no points (empty grid)")
     unique = {p.id: p for p in points}
@@ -84,14 +104,17 @@ def flag_args(key: str, value: Any) -> list[str]:
 
 def child_argv(spec: SweepSpec, point: Point, runs_dir: Path | str) -> list[str]:
     """``privib run`` arguments of one point: base config, method, pipeline, fixed overrides, grid values, seed, names."""
+    pipeline = spec.pipeline_of(point.method)
+    spec = spec.part(point.dataset)
     args = ["--config", spec.config]
     if point.method:
         args += ["--method", point.method]
-    if spec.pipeline:
-        args += ["--pipeline", spec.pipeline]
+    if pipeline:
+        args += ["--pipeline", pipeline]
     args += ["--trainer.enable_progress_bar", "false"]
-    if point.method:
-        args += ["--wandb.tags", json.dumps([spec.name, point.method])]
+    tags = [spec.name, *([point.method] if point.method else []), *([DATASET_TAG + point.dataset] if point.dataset else [])]
+    if len(tags) > 1:
+        args += ["--wandb.tags", json.dumps(tags)]
     for key, value in spec.fixed.items():
         args += flag_args(key, value)
     for key, value in point.params:
@@ -112,8 +135,11 @@ def check_keys(spec: SweepSpec, keys: set[str]) -> None:
 
     sources = [("sweep.fixed / --set", spec.fixed), ("sweep.grid / --grid", spec.grid)]
     sources += [(f"sweep.methods.{m}", g) for m, g in (spec.methods or {}).items()]
+    for name, dataset in spec.datasets.items():
+        sources += [(f"sweep.datasets.{name}.fixed", dataset.fixed)]
+        sources += [(f"sweep.datasets.{name}.methods.{m}", g) for m, g in dataset.methods.items()]
     for where, section in sources:
-        for key in section:
+        for key in (k for tied in section for k in tied_keys(tied)):
             if key in keys:
                 continue
             nested = any(k.startswith(f"{key}.") for k in keys)
@@ -133,7 +159,8 @@ def validate_points(spec: SweepSpec, points: Sequence[Point], runs_dir: Path, pa
 
     for method in (spec.methods or {}):
         method_preset_path(method)
-    check_yaml_file(resolve_path(spec.config))
+    for file in {*(part.config for part in spec.parts()), *spec.pipelines.values()}:
+        check_yaml_file(resolve_path(file))
     parser = parser or build_run_parser()
     check_keys(spec, config_keys(parser))
     first: dict[str, Any] | None = None

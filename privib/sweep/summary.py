@@ -55,8 +55,10 @@ def summary_rows(points: Sequence[Point], runs_dir: Path, sweep_dir: Path) -> li
         entries = runs.get(point.run_name, [])
         tries = attempts.get(point.id, [])
         finished = [(f, s) for f, s in entries if s.get("state") == "finished"]
-        row: dict[str, Any] = {"point": point.id, "run_name": point.run_name, "method": point.method or "",
-                               "seed": point.seed}
+        row: dict[str, Any] = {"point": point.id, "run_name": point.run_name}
+        if any(p.dataset for p in points):
+            row["dataset"] = point.dataset or ""
+        row.update({"method": point.method or "", "seed": point.seed})
         row.update({k: text_value(v) for k, v in point.params if k in param_keys})
         if finished:
             folder, status = finished[-1]
@@ -104,10 +106,15 @@ def write_summary(points: Sequence[Point], runs_dir: Path, sweep_dir: Path) -> t
 
 def write_manifest(spec: SweepSpec, points: Sequence[Point], runs_dir: Path) -> Path:
     """``sweep.yaml``: the resolved spec and every point with its ``privib run`` arguments."""
-    manifest = {
+    manifest: dict[str, Any] = {
         "name": spec.name, "spec": str(spec.path), "config": spec.config, "pipeline": spec.pipeline,
         "seeds": spec.seeds, "fixed": spec.fixed, "grid": spec.grid, "methods": spec.methods, "threads": spec.threads,
         "points": [{"id": p.id, "run_name": p.run_name, "method": p.method, "seed": p.seed, "params": p.params_dict(),
+                    **({"dataset": p.dataset} if p.dataset else {}),
                     "argv": ["privib", "run", *child_argv(spec, p, runs_dir)]} for p in points],
     }
+    if spec.datasets:
+        manifest["datasets"] = {n: {"config": d.config, "fixed": d.fixed, "methods": d.methods} for n, d in spec.datasets.items()}
+    if spec.pipelines:
+        manifest["pipelines"] = spec.pipelines
     return write_yaml_atomic(spec.dir / "sweep.yaml", json.loads(json.dumps(manifest, default=str)))

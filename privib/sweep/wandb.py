@@ -1,6 +1,7 @@
 """The W&B backend of a sweep: one W&B grid sweep config per group of methods sharing a grid."""
 from __future__ import annotations
 
+import itertools
 import json
 import math
 from pathlib import Path
@@ -8,10 +9,10 @@ from typing import Any
 
 from privib.io import write_yaml_atomic
 from privib.paths import CHECKOUT_ROOT
-from privib.sweep.points import canonical, flag_args, resolve_path
-from privib.sweep.spec import SweepSpec
+from privib.sweep.points import canonical, flag_args, resolve_path, untie
+from privib.sweep.spec import DATASET_TAG, SweepSpec, tied_keys
 
-__all__ = ["wandb_sweep_configs", "write_wandb_sweeps"]
+__all__ = ["wandb_sweep_configs", "write_wandb_sweeps", "untied_grids"]
 
 
 def _relative_to_checkout(path: str) -> str:
@@ -23,31 +24,54 @@ def _relative_to_checkout(path: str) -> str:
 
 
 def wandb_sweep_configs(spec: SweepSpec) -> dict[str, dict[str, Any]]:
-    """One W&B grid sweep config per group of methods sharing a grid; each command runs ``privib run``.
+    """One W&B grid sweep config per data set and group of methods sharing a grid and a pipeline; each runs ``privib run``.
 
-    W&B's grid is a full cross product, so methods with different grids become different
-    W&B sweeps (same W&B group). ``${args}`` expands to ``--key=value`` for ``method``,
-    ``seed_everything`` and each grid key, which ``privib run`` reads like any flag.
+    W&B's grid is a full cross product, so methods with different grids (or pipelines) become
+    different W&B sweeps (same W&B group). ``${args}`` expands to ``--key=value`` for ``method``,
+    ``seed_everything`` and each grid key, which ``privib run`` reads like any flag. A benchmark's
+    runs are tagged ``dataset:<name>`` so ``privib compare --benchmark`` tells the data sets apart.
     """
-    methods = spec.methods if spec.methods is not None else {None: {}}
+    configs: dict[str, dict[str, Any]] = {}
+    for part in spec.parts():
+        configs.update(_part_configs(spec, part))
+    return configs
+
+
+def untied_grids(grid: dict[str, list[Any]]) -> list[dict[str, list[Any]]]:
+    """W&B grids cross every parameter: one grid per combination of the tied keys' values (``a+b``), each key alone."""
+    tied = [k for k in grid if len(tied_keys(k)) > 1]
+    plain = {k: v for k, v in grid.items() if k not in tied}
+    return [{**plain, **{k: [v] for k, v in untie(dict(zip(tied, values))).items()}}
+            for values in itertools.product(*(grid[k] for k in tied))]
+
+
+def _part_configs(spec: SweepSpec, part: SweepSpec) -> dict[str, dict[str, Any]]:
+    methods = part.methods if part.methods is not None else {None: {}}
     groups: dict[str, list[str | None]] = {}
     grids: dict[str, dict[str, list[Any]]] = {}
+    variant: dict[str, str] = {}
     for method, own in methods.items():
-        grid = {**spec.grid, **own}
-        key = json.dumps(canonical(grid), sort_keys=True)
-        groups.setdefault(key, []).append(method)
-        grids[key] = grid
-    command = ["${env}", "privib", "run", "--config", _relative_to_checkout(resolve_path(spec.config))]
-    if spec.pipeline:
-        command += ["--pipeline", _relative_to_checkout(spec.pipeline)]
-    command += ["--trainer.enable_progress_bar", "false"]
-    for key, value in spec.fixed.items():
-        command += flag_args(key, value)
-    command += ["--name", spec.name, "--runs_dir", str(spec.dir / "runs"), "--wandb.group", spec.name,
-                "--threads", str(spec.threads), "${args}"]
+        untied = untied_grids({**part.grid, **own})
+        for number, grid in enumerate(untied, start=1):
+            key = json.dumps([canonical(grid), spec.pipeline_of(method)], sort_keys=True)
+            groups.setdefault(key, []).append(method)
+            grids[key] = grid
+            variant[key] = str(number) if len(untied) > 1 else ""
     configs: dict[str, dict[str, Any]] = {}
     for key, members in groups.items():
-        label = "-".join(m for m in members if m) or "grid"
+        pipeline = spec.pipeline_of(members[0])
+        command = ["${env}", "privib", "run", "--config", _relative_to_checkout(resolve_path(part.config))]
+        if pipeline:
+            command += ["--pipeline", _relative_to_checkout(resolve_path(pipeline))]
+        command += ["--trainer.enable_progress_bar", "false"]
+        if part.dataset:
+            command += ["--wandb.tags", json.dumps([spec.name, DATASET_TAG + part.dataset])]
+        for name, value in part.fixed.items():
+            command += flag_args(name, value)
+        command += ["--name", f"{spec.name}-{part.dataset}" if part.dataset else spec.name, "--runs_dir",
+                    str(spec.dir / "runs"), "--wandb.group", spec.name, "--threads", str(spec.threads), "${args}"]
+        label = "-".join([*([part.dataset] if part.dataset else []), *(m for m in members if m),
+                          *([variant[key]] if variant[key] else [])]) or "grid"
         parameters: dict[str, Any] = {}
         if members != [None]:
             parameters["method"] = {"values": list(members)}

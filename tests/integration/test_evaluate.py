@@ -33,11 +33,12 @@ def test_every_figure_of_the_issue_is_in_metrics_json(run: Path) -> None:
     for rep in ("", "sample/"):
         expected |= {f"leakage/s/{rep}{a}/{k}" for a in ATTACKERS for k in ("acc", "bacc", "auc")}
         expected |= {f"leakage/s/{rep}{k}" for k in ("acc_max", "bacc_max", "auc_max", "auc_max_lo", "auc_max_hi",
-                                                    "majority", "mi_bits_lb")}
+                                                    "majority", "n_classes", "mi_bits_lb")}
     expected |= {f"leakage/s/raw/{a}/auc" for a in ATTACKERS} | {"leakage/s/raw_auc_max", "leakage/s/raw_auc_max_lo",
                                                                    "leakage/s/raw_auc_max_hi"}
     expected |= {f"task/probe/{p}/acc" for p in ("logreg", "mlp", "hgb")}
     expected |= {f"task/probe/raw/{p}/acc" for p in ("logreg", "mlp", "hgb")}
+    expected |= {"reference/predict/acc", "reference/predict/s/auc_max", "task/test/majority"}  # the verdict's references
     for family, levels in yaml.safe_load(GRID).items():
         expected |= {f"robustness/{family}/{lv:g}/{k}" for lv in levels for k in ("acc", "leak_auc", "drift")}
         expected.add(f"robustness/{family}/area")

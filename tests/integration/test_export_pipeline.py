@@ -246,7 +246,8 @@ def test_privib_export_on_demand_writes_the_formats_asked_and_a_wandb_artifact(r
     new_runs = sorted(set((folder / "wandb").glob("offline-run-*")) - before)
     assert len(new_runs) == 1
     records = _wandb_records(new_runs[0])
-    assert any(r.get("type") == "run" and r["run"].get("job_type") == "export" for r in records)
+    run_id = json.loads((folder / "status.json").read_text())["wandb_id"]
+    assert new_runs[0].name.endswith(f"-{run_id}")  # logged into the run's own W&B run, not a new one
     assert [r["artifact"]["type"] for r in records if r.get("type") == "artifact"] == ["model"]
 
 

@@ -41,7 +41,7 @@ def test_run_folder_layout_and_accuracy(finished_run):
     assert config["model"]["release"] == "sample"
     assert config["trainer"]["max_epochs"] == 4 and "seed_everything" in config
     history = json.loads((folder / "history.json").read_text())
-    assert [row["epoch"] for row in history] == [0, 1, 2, 3]
+    assert [row["epoch"] for row in history] == [1, 2, 3, 4]  # epochs are counted from 1 everywhere
     assert {"val/info/rate_bits", "val/info/izs_lb_bits/sex", "train/adv/sex/acc"} <= set(history[-1])
 
 

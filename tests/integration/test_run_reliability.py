@@ -57,10 +57,20 @@ def test_resume_after_sigkill_matches_an_uninterrupted_run(tmp_path, adult_root)
     assert _json(folder / "history.json") == _json(reference / "history.json")
 
 
-def test_same_config_and_seed_give_identical_metrics(tmp_path, adult_root):
+TWO_EPOCHS = ["run", *QUIET, "--trainer.max_epochs", "2"]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, adult_root) -> Path:
+    """A finished 2-epoch run, shared by the tests that only read it."""
+    work = tmp_path_factory.mktemp("finished")
+    return _folder(run_privib(*TWO_EPOCHS, cwd=work, env={"PRIVIB_DATA_DIR": str(adult_root)}), work)
+
+
+def test_same_config_and_seed_give_identical_metrics(tmp_path, adult_root, finished_run):
     env = {"PRIVIB_DATA_DIR": str(adult_root)}
-    args = ["run", *QUIET, "--trainer.max_epochs", "2"]
-    first = _folder(run_privib(*args, cwd=tmp_path, env=env), tmp_path)
+    args = TWO_EPOCHS
+    first = finished_run
     second = _folder(run_privib(*args, cwd=tmp_path, env=env), tmp_path)
     assert first != second
     assert _json(first / "metrics.json") == _json(second / "metrics.json")
@@ -77,9 +87,9 @@ def test_non_finite_training_fails_with_epoch_step_and_hint(tmp_path, adult_root
     assert status["state"] == "failed" and "epoch" in status and "step" in status
 
 
-def test_resume_refuses_a_finished_run(tmp_path, adult_root):
+def test_resume_refuses_a_finished_run(tmp_path, adult_root, finished_run):
     env = {"PRIVIB_DATA_DIR": str(adult_root)}
-    folder = _folder(run_privib("run", *QUIET, "--trainer.max_epochs", "1", cwd=tmp_path, env=env), tmp_path)
+    folder = finished_run
     result = run_privib("run", "--resume", str(folder), cwd=tmp_path, env=env)
     assert result.returncode == 2 and "already finished" in result.stderr
 

@@ -48,7 +48,9 @@ def test_run_end_to_end_then_encode_new_rows(work):
     metrics = json.loads((folder / "metrics.json").read_text())
     assert 0.0 <= metrics["task/test/acc"] <= 1.0
 
-    encoded = run_privib("encode", str(folder / "export"), "new_people.csv", "-o", "z.parquet", "--keep", "person", cwd=work)
+    (work / "noise.key").write_text("0123456789abcdef0123456789abcdef")  # the default releases a sample: keyed noise
+    encoded = run_privib("encode", str(folder / "export"), "new_people.csv", "-o", "z.parquet", "--keep", "person",
+                         "--noise_key", "noise.key", cwd=work)
     assert encoded.returncode == 0, encoded.stderr[-2000:]
     z = pd.read_parquet(work / "z.parquet")
     assert len(z) == 50 and z["person"].tolist() == [f"p{i:05d}" for i in range(50)]

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from privib.errors import ConfigError
 from privib.pipeline.stage import Stage
-from privib.pipeline.stages import evaluate, export, fit, report, test
+from privib.pipeline.stages import evaluate, export, fit, release, report, test
 
-STAGES: dict[str, Stage] = {stage.name: stage for stage in (fit.STAGE, test.STAGE, evaluate.STAGE, report.STAGE, export.STAGE)}
+STAGES: dict[str, Stage] = {stage.name: stage for stage in (fit.STAGE, test.STAGE, evaluate.STAGE, release.STAGE, report.STAGE,
+                                                             export.STAGE)}
 
 
 def get_stage(name: str) -> Stage:

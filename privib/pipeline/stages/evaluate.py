@@ -24,6 +24,11 @@ def evaluate_stage(ctx: RunContext) -> dict[str, float]:
         trained = load_trained_model(checkpoint)
         datamodule = ctx.datamodule()
     out = audit(trained, datamodule, options, seed=seed, head_seed=run_seed, trusted=ctx.trusted_modules, timer=timer)
+    if options.raw_reference:  # the references of the verdict: the raw features (in the audit) and a prediction release
+        from privib.pipeline.prediction_reference import prediction_reference
+
+        with timer("prediction_reference"):
+            out.update(prediction_reference(datamodule, options.attackers, options.n_boot, seed, ctx.trusted_modules))
     out.update(info_plane(ctx.folder.history(), list(datamodule.spec.sensitive), ctx.folder.metrics().get("fit/best_epoch")))
     out.update({f"time/evaluate/{k}_s": v for k, v in timer.parts.items()})
     return out

@@ -53,3 +53,17 @@ def test_compare_wandb_ends_with_one_error_line(
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("privib: error: ") and silent_host in lines[0]
     assert "did not answer" in lines[0]
+
+
+def test_compare_on_the_dp_axis_defaults_to_the_protocol_and_its_thresholds(tmp_path, capsys):
+    for seed in range(2):
+        make_run(tmp_path / "runs", "v", "vib_adv", {}, seed, {"task/test/acc": 0.8, "downstream/acc": 0.78,
+                                                                "leakage/sex/auc_max": 0.6, "downstream/sex/dp_gap": 0.08})
+    assert compare_command([str(tmp_path / "runs"), "--x", "dp_gap", "--out", str(tmp_path / "cmp"), "--no_plot"]) == 0
+    out = capsys.readouterr().out
+    assert "best acc @ DP<=0.05" in out and "best acc @ DP<=0.2" in out and "0.780" in out
+    assert compare_command([str(tmp_path / "runs"), "--x", "dp_gap", "--fairness", "head", "--out",
+                            str(tmp_path / "cmp"), "--no_plot"]) == 0
+    assert "note: no run has DP gaps (fairness/<attr>/dp_gap)" in capsys.readouterr().out
+    assert main(["compare", str(tmp_path / "runs"), "--x", "dp_gap", "--thresholds", "1.5"]) == 2
+    assert "DP gaps (with --x dp_gap) in [0, 1]" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 import privib
-from helpers.exports import make_frame, unique_messages
+from helpers.exports import export_tiny, make_frame, unique_messages
 from privib.cli import main
 
 
@@ -60,7 +60,8 @@ def test_parquet_to_csv_and_npy_with_the_onnx_backend(tiny_export, raw_csv, tmp_
 def test_sample_flag_draws_reproducibly(tiny_export, raw_csv, tmp_path):
     path, _ = raw_csv
     for name in ("a.npy", "b.npy"):
-        assert encode(tiny_export[0], path, "-o", tmp_path / name, "--sample", "--seed", "3", "--batch-size", "400") == 0
+        assert encode(tiny_export[0], path, "-o", tmp_path / name, "--sample", "--fresh-noise", "--seed", "3",
+                      "--batch-size", "400") == 0
     a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
     np.testing.assert_array_equal(a, b)
     assert np.abs(a - privib.load_encoder(tiny_export[0]).encode(raw_csv[1])).max() > 1e-3
@@ -113,3 +114,86 @@ def test_bad_input_is_one_line_and_exit_code_2(tiny_export, tmp_path, capsys, ca
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("privib: error:")]
     assert len(err) == 1 and match in err[0], err
     assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+# ---------------------------------------------------------------------------- noise keyed to the record
+KEY = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+
+@pytest.fixture(scope="module")
+def sampled_export(tmp_path_factory):
+    """A tiny export whose run released one sample z ~ q(z|x) (the shipped default's release)."""
+    return export_tiny(tmp_path_factory.mktemp("sampled") / "export", release="sample", formats="safetensors,onnx")[0].folder
+
+
+@pytest.fixture()
+def key_file(tmp_path):
+    path = tmp_path / "noise.key"
+    path.write_text(KEY + "\n")
+    return path
+
+
+def _codes(path) -> pd.DataFrame:
+    frame = pd.read_parquet(path) if str(path).endswith(".parquet") else pd.read_csv(path)
+    return frame.set_index("id").sort_index()
+
+
+def test_sampled_codes_need_a_key_or_fresh_noise(sampled_export, raw_csv, tmp_path, capsys) -> None:
+    path, _ = raw_csv
+    capsys.readouterr()
+    assert encode(sampled_export, path, "-o", tmp_path / "z.parquet") == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("privib: error:")]
+    assert len(err) == 1 and "--noise_key" in err[0] and "--fresh_noise" in err[0], err
+    assert not (tmp_path / "z.parquet").exists()
+    assert encode(sampled_export, path, "-o", tmp_path / "z.parquet", "--fresh-noise", "--no-progress") == 0
+    captured = capsys.readouterr().err
+    assert "--fresh_noise: every run draws new noise" in captured and "sampled z, fresh noise" in captured
+    assert encode(sampled_export, path, "-o", tmp_path / "mean.parquet", "--mean") == 0  # the mean needs no key
+
+
+def test_keyed_codes_are_the_same_in_any_file_format_order_batch_and_backend(sampled_export, raw_csv, key_file,
+                                                                              tmp_path, capsys, monkeypatch) -> None:
+    path, frame = raw_csv
+    shuffled = tmp_path / "shuffled.parquet"
+    frame.sample(frac=1.0, random_state=0).to_parquet(shuffled)
+    assert encode(sampled_export, path, "-o", tmp_path / "a.parquet", "--keep", "id", "--noise-key", key_file,
+                  "--batch-size", "300") == 0
+    assert "sampled z, noise keyed to the record" in capsys.readouterr().err
+    assert encode(sampled_export, shuffled, "-o", tmp_path / "b.csv", "--keep", "id", "--noise-key", key_file,
+                  "--batch-size", "7", "--backend", "onnx") == 0
+    monkeypatch.setenv("PRIVIB_NOISE_KEY", KEY)  # the same key from the environment
+    assert encode(sampled_export, path, "-o", tmp_path / "c.parquet", "--keep", "id", "--batch-size", "1000") == 0
+    a, b, c = _codes(tmp_path / "a.parquet"), _codes(tmp_path / "b.csv"), _codes(tmp_path / "c.parquet")
+    np.testing.assert_array_equal(a.to_numpy(), c.to_numpy())
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), rtol=0, atol=1e-5)  # torch against onnx
+    expected = privib.load_encoder(sampled_export).encode(frame, key=KEY.encode())
+    np.testing.assert_array_equal(a.to_numpy(), expected)
+    assert np.abs(expected - privib.load_encoder(sampled_export).encode(frame, sample=False)).max() > 0.1
+    assert not any(KEY.encode() in p.read_bytes() for p in [*sampled_export.iterdir(), *tmp_path.glob("[abc].*")])
+
+
+def test_an_id_column_keys_the_noise_to_the_id(sampled_export, raw_csv, key_file, tmp_path) -> None:
+    path, frame = raw_csv
+    assert encode(sampled_export, path, "-o", tmp_path / "z.parquet", "--keep", "id", "--noise-key", key_file,
+                  "--id-column", "id") == 0
+    expected = privib.load_encoder(sampled_export).encode(frame, key=KEY.encode(), id_column="id")
+    np.testing.assert_array_equal(_codes(tmp_path / "z.parquet").to_numpy(), expected)
+
+
+@pytest.mark.parametrize("extra, match", [
+    (["--seed", "3"], "--seed seeds fresh noise by row position"),
+    (["--fresh-noise", "--noise-key", "{key}"], "both choose the noise"),
+    (["--mean", "--noise-key", "{key}"], "writes the mean of q(z|x) (--mean)"),
+    (["--id-column", "id", "--fresh-noise"], "--id_column keys the noise to an id"),
+    (["--noise-key", "{short}"], "holds 5 bytes"),
+    (["--noise-key", "{key}", "--id-column", "ssn"], "--id_column 'ssn' is not in"),
+])
+def test_bad_noise_flags_are_one_line(sampled_export, raw_csv, key_file, tmp_path, capsys, extra, match) -> None:
+    short = tmp_path / "short.key"
+    short.write_text("12345")
+    args = [a.format(key=key_file, short=short) for a in extra]
+    capsys.readouterr()
+    assert encode(sampled_export, raw_csv[0], "-o", tmp_path / "z.parquet", *args) == 2
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("privib: error:")]
+    assert len(err) == 1 and match in err[0], err
+    assert not (tmp_path / "z.parquet").exists()

@@ -95,3 +95,38 @@ def test_leakage_of_the_released_mean_or_sampled_z(tmp_path):
         assert sampled.methods.iloc[0]["best_acc@auc<=0.7"] == pytest.approx(0.8)
     with pytest.raises(ConfigError, match="released, mean, sample"):
         compare_records(records, leakage="both")
+
+
+def _protocol_runs(root):
+    """Two vib_adv configurations (3 seeds each) with downstream-protocol figures for two attributes."""
+    points = {1.0: (0.82, 0.30, 0.12), 10.0: (0.76, 0.08, 0.05)}  # adv_weight: (protocol acc, age60 DP, age DP)
+    for weight, (acc, dp60, dp) in points.items():
+        for seed in range(3):
+            make_run(root, f"w{int(weight)}", "vib_adv", {"adv_weight": weight}, seed, {
+                "task/test/acc": acc + 0.01, "leakage/age60/auc_max": 0.7, "leakage/age/auc_max": 0.6,
+                "downstream/acc": acc + seed / 1000, "downstream/age60/dp_gap": dp60, "downstream/age/dp_gap": dp,
+                "fairness/age60/dp_gap": dp60 + 0.01, "transfer/mean/acc": 0.7, "transfer/mean/base": 0.66})
+    return points
+
+
+def test_accuracy_against_the_protocols_dp_gap(tmp_path):
+    points = _protocol_runs(tmp_path)
+    records = load_run_folders([tmp_path])[0]
+    result = compare_records(records, accuracy_key="downstream/acc", thresholds=(0.05, 0.1, 0.2), x_axis="dp_gap")
+    assert result.x_key == "downstream/worst/dp_gap"
+    table = result.table.set_index("model.adv_weight")
+    for weight, (acc, dp60, dp) in points.items():
+        assert table.loc[weight, "downstream/worst/dp_gap_mean"] == pytest.approx(max(dp60, dp))
+        assert table.loc[weight, "downstream/acc_mean"] == pytest.approx(acc + 0.001)
+    methods = result.methods.set_index("method")
+    assert math.isnan(methods.loc["vib_adv", "best_acc@dp<=0.05"])
+    assert methods.loc["vib_adv", "best_acc@dp<=0.1"] == pytest.approx(0.761)
+    assert methods.loc["vib_adv", "best_config@dp<=0.1"] == "adv_weight=10"
+    assert methods.loc["vib_adv", "dominated_area"] == pytest.approx(dominated_area([0.08, 0.30], [0.761, 0.821],
+                                                                                    best_leakage=0.0))
+    assert {"transfer/mean/acc", "transfer/mean/base", "downstream/age60/dp_gap", "fairness/worst/dp_gap"} <= set(result.metrics)
+    head = compare_records(records, x_axis="dp_gap", fairness="head", thresholds=(0.1,))
+    assert head.x_key == "fairness/worst/dp_gap"
+    assert head.methods.iloc[0]["best_acc@dp<=0.1"] == pytest.approx(0.77)  # the head's accuracy at its own gap 0.09
+    with pytest.raises(ConfigError, match="leakage, dp_gap"):
+        compare_records(records, x_axis="auc")

@@ -6,7 +6,6 @@ import pytest
 from sklearn.base import is_classifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 
 from privib.errors import ConfigError
@@ -18,6 +17,7 @@ from privib.evaluation.attackers import (
     fit_predict_proba,
     resolve_estimators,
 )
+from privib.evaluation.torch_mlp import TorchMLPClassifier
 
 
 def test_default_battery_names_and_types() -> None:
@@ -26,7 +26,7 @@ def test_default_battery_names_and_types() -> None:
     assert all(is_classifier(e) and hasattr(e, "predict_proba") for e in built.values())
     assert isinstance(built["logreg"], Pipeline)
     assert isinstance(built["logreg"][-1], LogisticRegression)
-    assert isinstance(built["mlp_128_64"][-1], MLPClassifier)
+    assert isinstance(built["mlp_128_64"][-1], TorchMLPClassifier)
     assert list(built["mlp_128_64"][-1].hidden_layer_sizes) == [128, 64]
     assert isinstance(built["hgb"], HistGradientBoostingClassifier)
     seeds = [v for e in built.values() for k, v in e.get_params().items() if k.endswith("random_state")]

@@ -35,7 +35,7 @@ def xor() -> AttackResult:
 def test_keys_are_flat_and_unprefixed(independent: AttackResult) -> None:
     names = ["logreg", "mlp_64", "mlp_128_64", "hgb"]
     expected = {f"{n}/{m}" for n in names for m in ("acc", "bacc", "auc")} | {
-        "acc_max", "bacc_max", "auc_max", "auc_max_lo", "auc_max_hi", "majority", "mi_bits_lb"}
+        "acc_max", "bacc_max", "auc_max", "auc_max_lo", "auc_max_hi", "majority", "n_classes", "mi_bits_lb"}
     assert set(independent.metrics) == expected
     assert all(isinstance(v, float) for v in independent.metrics.values())
     assert set(independent.fitted) == set(names)
@@ -107,3 +107,7 @@ def test_attack_input_errors() -> None:
         attack(np.full((10, 2), np.nan), np.arange(10) % 2, z, np.arange(10) % 2)
     with pytest.raises(ConfigError, match="cannot import"):
         attack(z, np.arange(10) % 2, z, np.arange(10) % 2, attackers=[{"class_path": "sklearn.nope.X"}])
+
+
+def test_the_number_of_classes_gives_the_majority_guess_balanced_accuracy(independent: AttackResult) -> None:
+    assert independent.metrics["n_classes"] == 2.0

@@ -60,3 +60,13 @@ def test_bad_sections_raise_one_line_config_errors(section: dict, message: str) 
 def test_empty_robustness_is_allowed_and_level_keys_are_short() -> None:
     assert check_evaluation_config({"evaluation": {"robustness": {}}}).robustness == {}
     assert [level_key(v) for v in (0, 0.05, 1.0, 0.25)] == ["0", "0.05", "1", "0.25"]
+
+
+def test_a_battery_without_a_tree_model_or_an_mlp_is_flagged() -> None:
+    from privib.evaluation.options import battery_warnings
+
+    assert battery_warnings(EvaluationOptions().attackers) == []
+    forest_only = battery_warnings([{"class_path": "sklearn.ensemble.RandomForestClassifier"}])
+    assert len(forest_only) == 1 and "no MLP" in forest_only[0]
+    linear = battery_warnings([{"class_path": "sklearn.linear_model.LogisticRegression"}])
+    assert len(linear) == 2 and "no tree model" in linear[0]

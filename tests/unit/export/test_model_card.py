@@ -61,3 +61,14 @@ def test_card_says_plainly_when_no_leakage_audit_was_run():
     text = card({"task/test/acc": 0.8})
     assert "No leakage audit was run before this export" in text
     assert "Do not assume the representation hides sex" in text
+
+
+def test_the_release_text_is_rendered_from_the_exports_own_metadata():
+    from privib.models.release import describe_release
+
+    sampled = render_model_card({**METADATA, "release": "sample"}, AUDITED, CONFIG, FILES, ["onnx"], {}, {})
+    meaned = render_model_card({**METADATA, "release": "mean"}, AUDITED, CONFIG, FILES, ["onnx"], {}, {})
+    assert f"`encode()` returns the released representation (`release` in the metadata): {describe_release('sample')}" in sampled
+    assert "here one sample z ~ q(z|x)" in sampled and "averaging releases tends to the mean" in sampled
+    assert "here the mean of q(z|x)" in meaned and "one sample z ~ q(z|x)" not in meaned
+    assert "repeated releases reveal nothing new" in meaned

@@ -8,11 +8,16 @@ from privib.errors import ConfigError
 from privib.paths import CHECKOUT_ROOT
 from privib.pipeline.config import apply_method_preset, list_methods, method_preset_path, parse_run_config
 
-METHODS = ("adv", "cvib", "mlp", "vib", "vib_adv")
+METHODS = ("adv", "cells", "cvib", "fcrl", "laftr", "mlp", "vib", "vib_adv")
+BASELINES = ("fair_predict", "lfr", "noise", "predict", "raw")  # release baselines: no encoder (pipelines/baseline.yaml)
 
 
 def test_every_method_has_a_preset_that_names_itself():
-    assert list_methods() == list(METHODS)
+    assert list_methods() == sorted(METHODS + BASELINES)
+    for name in BASELINES:
+        preset = yaml.safe_load((CHECKOUT_ROOT / "configs" / "methods" / f"{name}.yaml").read_text())
+        assert preset["method"] == preset["baseline"]["kind"] == name
+        assert preset["pipeline"] == "pipelines/baseline.yaml"
     for method in METHODS:
         preset = yaml.safe_load((CHECKOUT_ROOT / "configs" / "methods" / f"{method}.yaml").read_text())
         assert preset["method"] == method
@@ -31,7 +36,8 @@ def test_preset_is_layered_after_configs_and_before_flags():
 
 
 @pytest.mark.parametrize("argv, needle", [
-    (["--method", "nosuch"], "unknown method 'nosuch': use one of adv, cvib, mlp, vib, vib_adv"),
+    (["--method", "nosuch"], "unknown method 'nosuch': use one of adv, cells, cvib, fair_predict, fcrl, laftr, lfr, mlp, noise, predict, raw, "
+                           "vib, vib_adv"),
     (["--method", "../adult"], "unknown method '../adult'"),
     (["--method"], "--method needs a name"),
     (["--method", "vib", "--method", "adv"], "more than once"),
@@ -45,6 +51,7 @@ def test_presets_resolve_to_the_documented_settings():
     expected = {
         "mlp": (True, 0.0, 0.0, 0.0), "adv": (True, 0.0, 1.0, 0.0), "vib": (False, 0.01, 0.0, 0.0),
         "vib_adv": (False, 0.05, 2.0, 0.0), "cvib": (False, 0.001, 0.0, 1.0),
+        "fcrl": (False, 0.5, 0.0, 0.0), "laftr": (True, 0.0, 1.0, 0.1),
     }
     for method, (deterministic, beta, adv_weight, recon_weight) in expected.items():
         _, config = parse_run_config(["--method", method])

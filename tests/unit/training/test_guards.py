@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from privib.errors import TrainingDiverged
-from privib.training.guards import AdversaryMonitor, NonFiniteGuard, RandomStateCheckpoint
+from privib.training.guards import AdversaryMonitor, NonFiniteGuard, RandomStateCheckpoint, gradients_finite
 
 
 def _trainer(metrics: dict[str, float], epoch: int = 0) -> SimpleNamespace:
@@ -24,9 +24,9 @@ def test_non_finite_gradient_stops_before_the_step():
     parameter.grad = torch.tensor([1.0, float("nan"), 0.0])
     optimizer = torch.optim.SGD([parameter], lr=0.1)
     module = SimpleNamespace(hparams={"lr": 0.1, "beta": 0.01, "adv_weight": 2.0})
-    with pytest.raises(TrainingDiverged, match="epoch 3, step 7") as info:
+    with pytest.raises(TrainingDiverged, match="epoch 4, step 7") as info:
         NonFiniteGuard().on_before_optimizer_step(_trainer({}, epoch=3), module, optimizer)
-    assert info.value.details == {"epoch": 3, "step": 7}
+    assert info.value.details == {"epoch": 4, "step": 7}  # epochs are 1-based everywhere
     assert "model.lr (now 0.1)" in str(info.value)
     parameter.grad = torch.zeros(3)
     NonFiniteGuard().on_before_optimizer_step(_trainer({}), module, optimizer)
@@ -45,7 +45,7 @@ def test_adversary_monitor_warns_after_patience_epochs_only():
     monitor = AdversaryMonitor(patience=3)
     for epoch, ce in enumerate([chance, 2 * chance, 2 * chance, chance, 2 * chance, 2 * chance, 2 * chance]):
         monitor.on_train_epoch_end(_trainer({"train/adv/sex/ce": ce}, epoch), module)
-    assert len(monitor.warnings) == 1 and "diverged" in monitor.warnings[0] and "epoch 6" in monitor.warnings[0]
+    assert len(monitor.warnings) == 1 and "diverged" in monitor.warnings[0] and "epoch 7" in monitor.warnings[0]  # 1-based
     restored = AdversaryMonitor(patience=3)
     restored.load_state_dict(monitor.state_dict())
     assert restored.warnings == monitor.warnings
@@ -64,3 +64,15 @@ def test_random_states_round_trip_through_a_weights_only_checkpoint():
     torch.testing.assert_close(again[0], expected[0])
     np.testing.assert_array_equal(again[1], expected[1])
     assert again[2] == expected[2]
+
+
+def test_the_fused_check_finds_nan_and_inf_and_is_not_fooled_by_huge_finite_gradients():
+    parameters = [torch.nn.Parameter(torch.ones(4, 3)), torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))]
+    optimizer = torch.optim.SGD(parameters, lr=0.1)
+    assert gradients_finite(optimizer)  # no gradients yet
+    parameters[0].grad, parameters[1].grad = torch.full((4, 3), 3e38), torch.full((3,), -3e38)  # a sum would overflow
+    assert gradients_finite(optimizer)
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        parameters[1].grad = torch.tensor([0.0, bad, 1.0])
+        assert not gradients_finite(optimizer)
+    assert parameters[1].grad[2] == 1.0  # the gradients themselves are left as they were
