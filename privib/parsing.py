@@ -165,3 +165,21 @@ def _parse_keeping_help(parser: Any, argv: Sequence[str], help_file: Path) -> An
     finally:
         sys.stdout.write(buffer.getvalue())
         sys.stdout.flush()
+
+
+def section_options(config: dict[str, Any], name: str, cls: type, example: str = "") -> Any:
+    """Section ``name`` of a resolved config as an instance of the dataclass ``cls`` (its defaults when absent).
+
+    A section that is not a mapping, or names an option ``cls`` does not have, is a one-line ConfigError.
+    """
+    from dataclasses import fields
+
+    section = config.get(name)
+    section = {} if section is None else section
+    if not isinstance(section, dict):
+        raise ConfigError(f"the '{name}' section of the config must be a mapping of options{example}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(section) - known)
+    if unknown:
+        raise ConfigError(f"unknown {name} option(s) {unknown}: use {sorted(known)}")
+    return cls(**section)

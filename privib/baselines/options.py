@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from privib.errors import ConfigError
+from privib.parsing import section_options
 
 __all__ = ["KINDS", "CLASSIFIERS", "OUTPUTS", "BaselineOptions", "baseline_options"]
 
@@ -95,14 +96,5 @@ class BaselineOptions:
 
 def baseline_options(config: dict[str, Any]) -> BaselineOptions:
     """The checked ``baseline`` section of a resolved config; ConfigError when it is missing or bad."""
-    section = config.get("baseline")
-    if section is None:
-        section = {}
-    if not isinstance(section, dict):
-        raise ConfigError("the 'baseline' section of the config must be a mapping of options (kind, eps, sigma ...)")
-    known = {f.name for f in fields(BaselineOptions)}
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise ConfigError(f"unknown baseline option(s) {unknown}: use {sorted(known)}")
-    return BaselineOptions(**section).check()
+    return section_options(config, "baseline", BaselineOptions, " (kind, eps, sigma ...)").check()
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from privib.compare.benchmark import AXES, FRONTIER_METHOD, DatasetBenchmark
 from privib.compare.pareto import REFERENCE_ACC, REFERENCE_AUC, pareto_front
-from privib.compare.render import column_title, markdown_table, plain_table
+from privib.compare.render import column_title, markdown_table, plain_table, save_figure
 from privib.compare.table import WORST_KEY
 from privib.runs import keys
 
@@ -197,12 +197,7 @@ def plot_benchmark(bench: DatasetBenchmark, path: str | os.PathLike[str]) -> Pat
         right.legend(list(handles.values()), list(handles), fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0),
                      title="front of", title_fontsize=8)
     figure.suptitle(f"privib benchmark, {bench.name}: fronts per method (mean ± std over seeds)", fontsize=11)
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.tmp.png")
-    figure.savefig(tmp, bbox_inches="tight")
-    os.replace(tmp, target)
-    return target
+    return save_figure(figure, path)
 
 
 def write_benchmark(benchmarks: Sequence[DatasetBenchmark], out_dir: str | os.PathLike[str], plot: bool = True,

@@ -177,6 +177,11 @@ def plot_pareto(result: CompareResult, path: str | os.PathLike[str], title: str 
     else:
         ax.text(0.5, 0.5, "no run has both accuracy and privacy-axis figures\n(add the evaluate stage to the pipeline)",
                 transform=ax.transAxes, ha="center", va="center", fontsize=9, color="0.4")
+    return save_figure(figure, path)
+
+
+def save_figure(figure: Any, path: str | os.PathLike[str]) -> Path:
+    """Write a matplotlib figure as a PNG atomically (a temporary file, then a rename); returns the path."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.tmp.png")

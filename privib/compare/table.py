@@ -81,6 +81,17 @@ def _ignored(key: str) -> bool:
     return any(key == k or (k.endswith(".") and key.startswith(k)) for k in IGNORED_KEYS)
 
 
+def _shapes_the_run(key: str, config: dict[str, Any]) -> bool:
+    """False for a ``baseline.*`` option the run's release does not use (every one, for a trained encoder):
+    runs recorded before an option existed and after then still read as one configuration."""
+    if not key.startswith("baseline."):
+        return True
+    from privib.baselines.options import KINDS, BaselineOptions
+
+    kind = (config.get("baseline") or {}).get("kind")
+    return kind in KINDS and key[len("baseline."):] in BaselineOptions(kind=kind).settings()
+
+
 def _short(key: str, keys: Iterable[str]) -> str:
     """``model.beta`` -> ``beta`` unless another key ends the same way."""
     last = key.rsplit(".", 1)[-1]
@@ -192,7 +203,7 @@ def compare_records(
     columns, attributes = metric_columns(records, accuracy_key)
     if x_key not in columns:  # the chosen axis, NaN where runs lack it
         columns.append(x_key)
-    flat = [{k: _number(v) for k, v in flatten_config(r.config).items()} for r in records]
+    flat = [{k: _number(v) for k, v in flatten_config(r.config).items() if _shapes_the_run(k, r.config)} for r in records]
     candidate_keys = sorted({k for f in flat for k in f if not _ignored(k)})
     methods_of = [r.method for r in records]
     # A key distinguishes configurations when it varies within some method; keys constant within every

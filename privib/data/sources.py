@@ -70,6 +70,7 @@ def resolve_files(dataset: str, files: tuple[RemoteFile, ...], root: str | os.Pa
             f"{dataset} files {names} not found (searched: {_searched(root)}"
             f"{'; offline mode' if offline else ''}): put them in a folder (directly or under {dataset}/) and pass "
             f"--data.root FOLDER or set {DATA_DIR_ENV}=FOLDER"
+            + (", or go online so privib can download them" if all(file.url for file in missing) else "")
         )
     return [found[file.name] or resolve_file(dataset, file, root) for file in files]
 

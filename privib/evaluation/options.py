@@ -1,12 +1,13 @@
 """The ``evaluation`` section of a run config: the attackers, probes and robustness grid of the audit."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from privib.errors import ConfigError
+from privib.parsing import section_options
 from privib.evaluation.attackers import build_estimator, build_estimators, default_attackers, default_probes
 from privib.evaluation.downstream import default_downstream
 
@@ -98,14 +99,7 @@ class EvaluationOptions:
 
 def evaluation_options(config: dict[str, Any]) -> EvaluationOptions:
     """The ``evaluation`` section of a resolved config as options (defaults when the section is absent)."""
-    section = config.get("evaluation") or {}
-    if not isinstance(section, dict):
-        raise ConfigError("the 'evaluation' section of the config must be a mapping of options")
-    known = {f.name for f in fields(EvaluationOptions)}
-    unknown = sorted(set(section) - known)
-    if unknown:
-        raise ConfigError(f"unknown evaluation option(s) {unknown}: use {sorted(known)}")
-    return EvaluationOptions(**section)
+    return section_options(config, "evaluation", EvaluationOptions)
 
 
 def check_evaluation_config(config: dict[str, Any], trusted: tuple[str, ...] = ()) -> EvaluationOptions:
