@@ -13,7 +13,10 @@ is the spec of ``default_attackers()`` today. Both are standardized and single-t
 Reported per job: test AUC (mean over seeds) and fit + predict seconds (CPU time of the process).
 Targets: every torch AUC within 0.01 of the sklearn one, or above; and the summed seconds as a ratio.
 ``--downstream`` adds the literature's downstream classifier (one hidden layer of 50 units, FARE's
-settings: at most 1000 epochs, stopping on the training loss) on the released sample, task accuracy.
+settings: at most 1000 epochs, stopping on the training loss) on the three representations: task accuracy
+and demographic-parity gap of the sensitive attribute (the protocol's two figures), scikit-learn's
+``MLPClassifier`` (the protocol's classifier before) against ``TorchMLPClassifier(early_stopping=False)``
+(``default_downstream()`` today).
 """
 from __future__ import annotations
 
@@ -102,8 +105,9 @@ def downstream_estimators(seed: int) -> dict[str, Any]:
             "torch": make_pipeline(StandardScaler(), TorchMLPClassifier(early_stopping=False, **fare))}
 
 
-def score(model: Any, data: tuple[Any, Any], labels: tuple[Any, Any], metric: str) -> tuple[float, float]:
-    """(test AUC or accuracy, CPU seconds of fit + predict)."""
+def score(model: Any, data: tuple[Any, Any], labels: tuple[Any, Any], metric: str,
+          groups: Any = None) -> tuple[float, float, float]:
+    """(test AUC or accuracy, CPU seconds of fit + predict, DP gap of the predictions over ``groups`` or NaN)."""
     import numpy as np
     from sklearn.metrics import roc_auc_score
     from threadpoolctl import threadpool_limits
@@ -114,7 +118,12 @@ def score(model: Any, data: tuple[Any, Any], labels: tuple[Any, Any], metric: st
         proba = model.predict_proba(data[1])[:, 1]
     seconds = time.process_time() - started
     value = roc_auc_score(labels[1], proba) if metric == "auc" else float(np.mean((proba > 0.5) == labels[1]))
-    return float(value), seconds
+    gap = float("nan")
+    if groups is not None:
+        from privib.evaluation.metrics import dp_gap
+
+        gap = float(dp_gap(None, (proba > 0.5).astype(int), sensitive_features=groups))
+    return float(value), seconds, gap
 
 
 def main() -> int:
@@ -135,30 +144,42 @@ def main() -> int:
         reps, labels = representations(run)
         rows: list[dict[str, Any]] = []
         jobs = [(rep, target, name, widths) for rep in reps for target, name, widths in JOBS]
-        jobs += [("sample", "y", "downstream_mlp_50", [50])] if args.downstream else []
+        jobs += [(rep, "y", "downstream_mlp_50", [50]) for rep in reps] if args.downstream else []
         for rep, target, name, widths in jobs:
-            figures: dict[str, dict[str, list[float]]] = {"sklearn": {"value": [], "s": []}, "torch": {"value": [], "s": []}}
+            figures: dict[str, dict[str, list[float]]] = {k: {"value": [], "s": [], "dp": []} for k in ("sklearn", "torch")}
             metric = "acc" if name.startswith("downstream") else "auc"
             for seed in range(args.reps):
                 models = downstream_estimators(seed) if metric == "acc" else estimators(name, widths, seed)
                 order = ["sklearn", "torch"] if seed % 2 == 0 else ["torch", "sklearn"]
                 for kind in order:
-                    value, seconds = score(models[kind], reps[rep], labels[target], metric)
+                    value, seconds, gap = score(models[kind], reps[rep], labels[target], metric,
+                                                groups=labels["s"][1] if metric == "acc" else None)
                     figures[kind]["value"].append(value)
                     figures[kind]["s"].append(seconds)
+                    figures[kind]["dp"].append(gap)
             sk, to = figures["sklearn"], figures["torch"]
             row = {"rep": rep, "target": target, "job": name, "metric": metric,
                    "sklearn": sum(sk["value"]) / len(sk["value"]), "torch": sum(to["value"]) / len(to["value"]),
                    "sklearn_s": sum(sk["s"]), "torch_s": sum(to["s"]),
                    "time_ratios": [t / s for t, s in zip(to["s"], sk["s"])]}
             row["diff"] = row["torch"] - row["sklearn"]
+            if metric == "acc":
+                row["sklearn_dp_gap"], row["torch_dp_gap"] = median(sk["dp"]), median(to["dp"])
             rows.append(row)
             print(f"   {rep:6s} {target} {name:18s} {metric} sklearn {row['sklearn']:.4f}  torch {row['torch']:.4f}  "
                   f"diff {row['diff']:+.4f}   seconds sklearn {row['sklearn_s']:6.2f}  torch {row['torch_s']:6.2f}  "
-                  f"(torch / sklearn {spread(row['time_ratios'])})", flush=True)
+                  f"(torch / sklearn {spread(row['time_ratios'])})"
+                  + (f"   DP gap sklearn {row['sklearn_dp_gap']:.4f}  torch {row['torch_dp_gap']:.4f}" if metric == "acc" else ""),
+                  flush=True)
         audit_rows = [r for r in rows if r["metric"] == "auc"]
         total_sk, total_to = sum(r["sklearn_s"] for r in audit_rows), sum(r["torch_s"] for r in audit_rows)
         print(f"summed over the audit's MLP jobs: sklearn {total_sk:.1f}s, torch {total_to:.1f}s = {total_to / total_sk:.2f}x")
+        protocol_rows = [r for r in rows if r["metric"] == "acc"]
+        if protocol_rows:
+            sk_s, to_s = sum(r["sklearn_s"] for r in protocol_rows), sum(r["torch_s"] for r in protocol_rows)
+            print(f"downstream protocol: sklearn {sk_s:.1f}s, torch {to_s:.1f}s = {to_s / sk_s:.2f}x; worst |accuracy "
+                  f"difference| {max(abs(r['diff']) for r in protocol_rows):.4f}, worst |DP gap difference| "
+                  f"{max(abs(r['torch_dp_gap'] - r['sklearn_dp_gap']) for r in protocol_rows):.4f}")
         result = {
             "run": str(run), "reps": args.reps, "rows": rows,
             "target_strength": verdict("torch AUC - sklearn AUC, worst job", [min(r["diff"] for r in audit_rows)], -0.01, True,

@@ -18,6 +18,21 @@ os.environ.setdefault("WANDB_SILENT", "true")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_privib_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """privib's cache (raw references, help texts) under this test process's temporary folder: a test never
+    reads figures that an earlier run left in the user's cache, and never writes there (tests that study the
+    cache point it elsewhere with monkeypatch)."""
+    folder = tmp_path_factory.mktemp("privib-cache")
+    previous = os.environ.get("PRIVIB_CACHE_DIR")
+    os.environ["PRIVIB_CACHE_DIR"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("PRIVIB_CACHE_DIR", None)
+    else:
+        os.environ["PRIVIB_CACHE_DIR"] = previous
+
+
 @pytest.fixture(scope="session")
 def adult_root() -> Path:
     root = adult_dir()

@@ -46,7 +46,7 @@ class EvaluationOptions:
         probes: Downstream task probes, same format (task/probe/<name>/acc); they also predict the transfer
             tasks of data.transfer (transfer/<task>/...).
         downstream: The literature's downstream classifier, one spec (default: FARE's, a standardized
-            MLPClassifier with one hidden layer of 50 units); fitted downstream_seeds times on the released
+            MLP with one hidden layer of 50 units, trained by TorchMLPClassifier); fitted downstream_seeds times on the released
             train-split codes, scored on test: downstream/acc, downstream/<attr>/{dp_gap,eo_gap}. null skips it.
         downstream_seeds: Fits of the downstream classifier, seeds seed, seed + 1, ... (the literature: 5).
         attack_both: Also attack the representation that is not released (keys leakage/<attr>/sample/...

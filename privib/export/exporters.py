@@ -272,7 +272,10 @@ def _check_parity(
         if name == "onnx":
             import onnxruntime as ort
 
-            session = ort.InferenceSession(str(folder / spec.ONNX_FILE), providers=["CPUExecutionProvider"])
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = options.inter_op_num_threads = 1  # one batch: a thread pool only costs
+            session = ort.InferenceSession(str(folder / spec.ONNX_FILE), sess_options=options,
+                                           providers=["CPUExecutionProvider"])
             got = session.run(list(spec.OUTPUT_NAMES), {spec.INPUT_NAME: x.numpy()})
         else:
             program = torch.export.load(folder / spec.PT2_FILE)

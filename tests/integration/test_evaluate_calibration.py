@@ -62,7 +62,9 @@ def test_raw_adult_gives_sex_away(tmp_path: Path, adult_root: Path) -> None:
     folder = train_run(
         tmp_path, "--data.root", str(adult_root), "--trainer.max_epochs", "1",
         "--evaluation.robustness", "{}", "--evaluation.attack_both", "false",
-        # the full attacker battery (the point of the test); a single probe keeps it short
+        # the full attacker battery (the point of the test); a single probe and none of the audit's other
+        # parts (downstream protocol, encoder holder, k releases: tested on their own) keep it short
+        "--evaluation.downstream", "null", "--evaluation.encoder_holder", "false", "--evaluation.k_releases", "[]",
         "--evaluation.probes", '[{"name": "logreg", "class_path": "sklearn.linear_model.LogisticRegression", '
         '"init_args": {"max_iter": 2000}, "standardize": true}]',
         stages=("fit", "evaluate"),

@@ -69,7 +69,8 @@ def run(tmp_path_factory, adult_root):
              "model": {"release": "mean"}}
     if "evaluate" in stages:
         extra["evaluation"] = {"attackers": [LOGREG], "probes": [LOGREG], "attack_both": False,
-                               "raw_reference": False, "n_boot": 20, "robustness": {}}
+                               "raw_reference": False, "n_boot": 20, "robustness": {}, "downstream": None,
+                               "encoder_holder": False, "k_releases": []}
     (work / "tiny.yaml").write_text(yaml.safe_dump(extra))
     env = {"PRIVIB_DATA_DIR": str(adult_root), **_wandb_env(work)}
     done = run_privib("run", "--config", str(REPO / "configs" / "adult.yaml"), "--config", str(work / "tiny.yaml"),

@@ -24,6 +24,7 @@ TINY = {
         "probes": [{"name": "logreg", "class_path": "sklearn.linear_model.LogisticRegression",
                     "init_args": {"max_iter": 300}, "standardize": True}],
         "attack_both": False, "raw_reference": False, "n_boot": 20, "robustness": {},
+        "downstream": None, "encoder_holder": False, "k_releases": [],
     },
 }
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cli import REPO, run_privib
+from helpers.cli import REPO, run_privib, run_privib_together
 
 pytestmark = pytest.mark.slow
 LIGHT = ["--config", str(REPO / "configs" / "adult.yaml"), "--config", str(Path(__file__).with_name("light_evaluation.yaml"))]
@@ -71,7 +71,8 @@ def test_same_config_and_seed_give_identical_metrics(tmp_path, adult_root, finis
     env = {"PRIVIB_DATA_DIR": str(adult_root)}
     args = TWO_EPOCHS
     first = finished_run
-    second = _folder(run_privib(*args, cwd=tmp_path, env=env), tmp_path)
+    # a new interpreter (its own hash seed), not a fork of the one that ran the first
+    second = _folder(run_privib(*args, cwd=tmp_path, env=env, fresh=True), tmp_path)
     assert first != second
     assert _json(first / "metrics.json") == _json(second / "metrics.json")
     different = _folder(run_privib(*args, "--seed_everything", "1", cwd=tmp_path, env=env), tmp_path)
@@ -95,13 +96,10 @@ def test_resume_refuses_a_finished_run(tmp_path, adult_root, finished_run):
 
 
 def test_four_concurrent_runs_get_four_complete_folders(tmp_path, adult_root):
-    env = {**os.environ, "PRIVIB_DATA_DIR": str(adult_root), "PYTHONWARNINGS": "ignore"}
-    command = [sys.executable, "-m", "privib.cli", "run", *QUIET, "--trainer.max_epochs", "1", "--name", "same"]
-    processes = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                 for _ in range(4)]
-    outputs = [p.communicate(timeout=900) for p in processes]
-    assert all(p.returncode == 0 for p in processes), [o[1][-1500:] for o in outputs]
-    folders = {out.strip().splitlines()[-1] for out, _ in outputs}
+    command = ["run", *QUIET, "--trainer.max_epochs", "1", "--name", "same"]
+    results = run_privib_together([command] * 4, cwd=tmp_path, env={"PRIVIB_DATA_DIR": str(adult_root)})
+    assert all(r.returncode == 0 for r in results), [r.stderr[-1500:] for r in results]
+    folders = {r.stdout.strip().splitlines()[-1] for r in results}
     assert len(folders) == 4
     for folder in folders:
         assert _json(tmp_path / folder / "status.json")["state"] == "finished"
@@ -123,13 +121,16 @@ def test_unreachable_wandb_host_falls_back_to_offline_with_one_warning(tmp_path,
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="DDP test needs two cores")
 def test_ddp_metrics_within_noise_of_single_process(tmp_path, adult_root):
+    """Two CPU processes under DDP: one run folder, finished, and the figures of a single-process run."""
     env = {"PRIVIB_DATA_DIR": str(adult_root)}
     args = ["run", *QUIET, "--trainer.max_epochs", "3"]
     single = _folder(run_privib(*args, "--runs_dir", "single", cwd=tmp_path, env=env), tmp_path)
     ddp = _folder(run_privib(*args, "--runs_dir", "ddp", "--trainer.strategy", "ddp", "--trainer.devices", "2",
-                             cwd=tmp_path, env=env), tmp_path)
-    assert len(list((tmp_path / "ddp").iterdir())) == 1
+                             cwd=tmp_path, env=env, fresh=True), tmp_path)  # DDP re-executes the command line
+    assert len(list((tmp_path / "ddp").iterdir())) == 1, "only rank 0 creates a run folder"
+    assert _json(ddp / "status.json")["state"] == "finished"
     one, two = _json(single / "metrics.json"), _json(ddp / "metrics.json")
+    assert two["task/test/acc"] > 0.80
     assert abs(one["task/test/acc"] - two["task/test/acc"]) < 0.02
     history = _json(ddp / "history.json")
     assert len(history) == 3 and history[-1]["val/task_acc"] > 0.8

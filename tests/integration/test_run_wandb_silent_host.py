@@ -22,6 +22,7 @@ def test_run_and_export_cli_against_a_silent_host_finish_with_one_warning_each(
     trained = run_privib("run", "--config", str(REPO / "configs" / "adult.yaml"), "--trainer.max_epochs", "1",
                          "--wandb.mode", "online", "--evaluation.robustness", "{}", "--evaluation.raw_reference", "false",
                          "--evaluation.attack_both", "false", "--trainer.enable_progress_bar", "false",
+                         "--evaluation.downstream", "null", "--evaluation.encoder_holder", "false", "--evaluation.k_releases", "[]",
                          "--runs_dir", str(tmp_path / "runs"), cwd=tmp_path, env=env, timeout=300)
     assert trained.returncode == 0, trained.stderr[-3000:]
     run = Path(trained.stdout.strip().splitlines()[-1])

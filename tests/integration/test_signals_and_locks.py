@@ -112,7 +112,8 @@ def test_two_resumes_of_one_run_cannot_both_train(tmp_path, adult_root):
     first.wait()
     folder = next((tmp_path / "runs").iterdir())
     resumes = [_start(["run", "--resume", str(folder)], tmp_path, env)]
-    time.sleep(0.3)
+    # the second starts once the first holds the folder (the killed run's lock file names the dead pid)
+    _wait_for(lambda: f'"pid": {resumes[0].pid},' in (folder / ".lock").read_text(), resumes[0], "the first resume's lock")
     resumes.append(_start(["run", "--resume", str(folder)], tmp_path, env))
     _, second_err = resumes[1].communicate(timeout=300)
     assert resumes[1].returncode == 2, second_err[-2000:]
