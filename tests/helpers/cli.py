@@ -20,13 +20,16 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 WARNINGS = {"PYTHONWARNINGS": "ignore"}
+# The warm parent's own environment: the test session's as it was when the tests were collected, not that of
+# whichever test (with its monkeypatched variables) happens to start it; each command gets its own in full.
+_SESSION_ENV = dict(os.environ)
 
 
 class _WarmParent:
     """One :mod:`helpers.cli_server` process per test process, started on first use."""
 
     def __init__(self) -> None:
-        env = {**os.environ, **WARNINGS}
+        env = {**_SESSION_ENV, **WARNINGS}
         self.process = subprocess.Popen([sys.executable, str(Path(__file__).with_name("cli_server.py"))], env=env,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
 
