@@ -1,4 +1,4 @@
-"""Sweep scaling: wall time of a small ``privib sweep`` with 1 and with 2 workers.
+"""Sweep scaling: wall time of a small ``privib sweep`` with 1 and with 2 workers, warm forks and new interpreters.
 
     python benchmarks/bench_sweep.py                    # 4 points, 2 repetitions of each worker count
 
@@ -10,7 +10,9 @@ counts stays around a minute and a half). Each
 measurement is the whole ``privib sweep ... --workers W --no-compare`` command in a fresh
 folder: spec validation, the child ``privib run`` processes, the summary. The worker
 counts alternate (1, 2, then 2, 1, ...). Speed-up = wall(1 worker) / wall(2 workers),
-paired per repetition. Target: at least 1.7 on this 2-core machine.
+paired per repetition. Target: at least 1.7 on this 2-core machine. A third variant per repetition runs
+2 workers with ``PRIVIB_SWEEP_WARM=0`` (every point a new interpreter, as before points were forked
+from the warm helper): warm gain = wall(new interpreters) / wall(warm forks), paired.
 """
 from __future__ import annotations
 
@@ -84,19 +86,26 @@ def main() -> int:
         header("sweep scaling: privib sweep with 1 and 2 workers", [
             f"{args.points} points x {args.epochs} epochs, stages fit/test/evaluate (light audit), {os.cpu_count()} cores"])
         walls: dict[int, list[float]] = {1: [], 2: []}
+        fresh: list[float] = []
         details: list[dict[str, float]] = []
         for rep in range(args.reps):
-            for workers in ((1, 2) if rep % 2 == 0 else (2, 1)):
-                out = sweep(spec, workers, work / f"sweep-w{workers}-r{rep}", env)
-                walls[workers].append(out["wall"])
-                details.append({"workers": workers, **out})
-                print(f"   rep {rep + 1}, {workers} worker(s): {out['wall']:.1f}s wall for {out['runs']} runs "
+            for workers in ((1, 2, 0) if rep % 2 == 0 else (0, 2, 1)):  # 0: 2 workers, new interpreters
+                variant_env = {**env, "PRIVIB_SWEEP_WARM": "0"} if workers == 0 else env
+                out = sweep(spec, workers or 2, work / f"sweep-w{workers}-r{rep}", variant_env)
+                (fresh if workers == 0 else walls[workers]).append(out["wall"])
+                details.append({"workers": workers or 2, "warm": workers != 0, **out})
+                label = "2 worker(s), new interpreters" if workers == 0 else f"{workers} worker(s)"
+                print(f"   rep {rep + 1}, {label}: {out['wall']:.1f}s wall for {out['runs']} runs "
                       f"({out['run_seconds']:.1f}s of run time summed)", flush=True)
         print("wall seconds (median [min, max]):")
         for workers, values in walls.items():
             print(f"   {workers} worker(s): {spread(values)}")
+        print(f"   2 worker(s), new interpreters: {spread(fresh)}")
         speedups = [a / b for a, b in zip(walls[1], walls[2])]
-        result = {"walls": {str(k): summary(v) for k, v in walls.items()}, "details": details,
+        gains = [a / b for a, b in zip(fresh, walls[2])]
+        print(f"warm gain, wall(new interpreters) / wall(warm forks), 2 workers: {spread(gains)}")
+        result = {"walls": {str(k): summary(v) for k, v in walls.items()}, "fresh_interpreters": summary(fresh),
+                  "warm_gain": summary(gains), "details": details,
                   "target": verdict("sweep speed-up, 2 workers vs 1", speedups, 1.7, higher_is_better=True)}
         write_json(args.json, result)
     return 0

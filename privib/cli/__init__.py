@@ -4,7 +4,8 @@ Every subcommand is a module of this package with a ``main(argv) -> int``, parsi
 parser style of :mod:`privib.parsing`. Bad input ends with one ``privib: error: ...`` line on
 stderr and exit code 2; a traceback is shown only with ``--debug``. Heavy libraries load only
 in the subcommand that needs them, so ``privib --help`` stays fast. Only this package attaches
-log handlers. ``python -m privib.cli`` runs it too.
+log handlers. ``python -m privib.cli`` runs it too. :mod:`privib.cli.warm` is no command: it is the
+process from which ``privib sweep`` forks its points (:mod:`privib.sweep.warm`).
 """
 from __future__ import annotations
 

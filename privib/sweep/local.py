@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 
 from privib.runs import RUN_DIR_ENV, RUN_FOLDER_NAME
 from privib.sweep.points import Point
+from privib.sweep.warm import WarmLauncher, WarmProcess, warm_enabled
 
 __all__ = ["Attempt", "scan_runs", "done_points", "child_env", "run_points", "THREAD_ENV"]
 
@@ -111,7 +112,7 @@ def child_env(threads: int) -> dict[str, str]:
     return env
 
 
-def _stop(processes: Sequence[subprocess.Popen], grace: float = 30.0) -> None:
+def _stop(processes: Sequence[subprocess.Popen | WarmProcess], grace: float = 30.0) -> None:
     """SIGINT each child's process group (the run marks itself failed: interrupted), then SIGKILL stragglers."""
     for process in processes:
         if process.poll() is None:
@@ -139,19 +140,21 @@ def run_points(
     """Run ``command(point)`` for each point, ``workers`` at a time; a failure does not stop the others.
 
     Each child's stdout and stderr go to ``logs/<run name>.log``; each attempt is appended to
-    ``attempts.jsonl``. On KeyboardInterrupt (or SIGTERM) the children are interrupted, their
+    ``attempts.jsonl``. ``python -m privib.cli`` commands are forked from one warm helper
+    (:mod:`privib.sweep.warm`; ``PRIVIB_SWEEP_WARM=0``: new interpreters), any other command is started as is. On KeyboardInterrupt (or SIGTERM) the children are interrupted, their
     attempts recorded, and the interrupt re-raised.
     """
     out = out or sys.stdout
+    launcher = WarmLauncher(env) if warm_enabled(env) and any(_privib_args(command(p)) is not None for p in points[:1]) else None
     logs = sweep_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     pending = list(points)
-    running: dict[subprocess.Popen, tuple[Point, float, set[Path], Path, Any, str]] = {}
+    running: dict[subprocess.Popen | WarmProcess, tuple[Point, float, set[Path], Path, Any, str]] = {}
     attempts: list[Attempt] = []
     total = len(points)
     durations: list[float] = []
 
-    def finish(process: subprocess.Popen, interrupted: bool = False) -> None:
+    def finish(process: subprocess.Popen | WarmProcess, interrupted: bool = False) -> None:
         point, started, before, log, handle, stamp = running.pop(process)
         handle.close()
         seconds = time.monotonic() - started
@@ -186,8 +189,12 @@ def run_points(
                 argv = command(point)
                 handle.write(f"=== {stamp} {' '.join(argv)}\n")
                 handle.flush()
-                process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env,
-                                           start_new_session=True, stdin=subprocess.DEVNULL)
+                args = _privib_args(argv)
+                if launcher is not None and args is not None:  # a fork of the warm helper, in its own session
+                    process = launcher.start(args, log, env)
+                else:
+                    process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env,
+                                               start_new_session=True, stdin=subprocess.DEVNULL)
                 running[process] = (point, time.monotonic(), before, log, handle, stamp)
             time.sleep(poll)
             for process in [p for p in running if p.poll() is not None]:
@@ -200,7 +207,15 @@ def run_points(
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
+        if launcher is not None:
+            launcher.close()
     return attempts
+
+
+def _privib_args(argv: Sequence[str]) -> list[str] | None:
+    """The arguments of a ``python -m privib.cli ...`` command line (what the warm helper can fork), else None."""
+    prefix = [sys.executable, "-m", "privib.cli"]
+    return list(argv[len(prefix):]) if list(argv[:len(prefix)]) == prefix else None
 
 
 def _is_main_thread() -> bool:

@@ -5,7 +5,11 @@ pipeline's ``fit`` stage hands it the run folder's paths and the config sections
 """
 from __future__ import annotations
 
+import contextlib
+import signal
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +83,8 @@ def fit_module(
     )
     started = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_checkpoint) if resume_checkpoint else None)
+        with _ctrl_c_unwinds_the_fit():
+            trainer.fit(module, datamodule=datamodule, ckpt_path=str(resume_checkpoint) if resume_checkpoint else None)
     finally:
         writer.close()  # every file on disk before the fit returns or fails
     seconds = time.perf_counter() - started
@@ -96,3 +101,33 @@ def fit_module(
         warnings=list(adversary_monitor.warnings),
         global_rank=trainer.global_rank,
     )
+
+
+class _FitInterrupted(BaseException):
+    """Ctrl-C inside ``Trainer.fit``: not a KeyboardInterrupt, which Lightning would turn into ``exit(1)``."""
+
+
+def _raise_fit_interrupted(signum: int, frame: Any) -> None:
+    raise _FitInterrupted()
+
+
+@contextlib.contextmanager
+def _ctrl_c_unwinds_the_fit() -> Iterator[None]:
+    """SIGINT during the fit ends it as a KeyboardInterrupt that privib reports (exit 130, ``interrupted (SIGINT)``).
+
+    Lightning catches a KeyboardInterrupt raised inside ``fit`` and calls ``exit(1)``: the command then ended with
+    code 1 and no message, and the run's status read ``SystemExit: 1``. Any other exception it re-raises after
+    its teardown, so SIGINT raises one of ours here, handed on as KeyboardInterrupt. Only where SIGINT has
+    Python's default handler, in the main thread.
+    """
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, _raise_fit_interrupted)
+    try:
+        yield
+    except _FitInterrupted:
+        raise KeyboardInterrupt() from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+

@@ -10,7 +10,8 @@ exception's traceback on stderr and code 1); the interpreter's module teardown a
 The parent answers with the children's pids, then their exit codes (``-N``: killed by signal N), one JSON line each.
 
 It imports no module that reads the environment at import time (``datasets``, ``wandb``): the child imports
-those after it has taken the request's environment. Nothing here starts a thread, so forking is safe.
+those after it has taken the request's environment. Nothing here starts a thread of its own (a library's native allocator
+thread registers its own fork handlers), so forking is safe.
 """
 from __future__ import annotations
 

@@ -1,0 +1,121 @@
+"""The warm helper of ``privib sweep`` (:class:`privib.sweep.warm.WarmLauncher`): not a command.
+
+Run as ``python -m privib.cli.warm`` with the points' environment, it imports torch, Lightning and the
+``run`` command once, then forks one child per request line on stdin (``id``, ``args``, ``log``, ``env``,
+``cwd``): the child becomes ``privib <args>`` in a new session with stdout and stderr appended to ``log``.
+It answers ``{"id", "pid"}`` per start and ``{"exit", "code"}`` per child that ends (``-N``: signal N),
+ignores SIGINT and SIGTERM (the sweep stops points through their process groups) and exits once stdin is
+closed and every child is reaped. It starts no thread of its own (a native allocator thread of a library,
+jemalloc's, registers its own fork handlers), so forking is safe, as for a DataLoader's forked workers.
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import sys
+from typing import Any
+
+
+def _preload() -> None:
+    import jsonargparse  # noqa: F401
+    import pytorch_lightning  # noqa: F401
+    import torch  # noqa: F401
+
+    import privib.cli  # noqa: F401
+    import privib.cli.run  # noqa: F401
+    import privib.pipeline.config  # noqa: F401
+
+
+def _become_point(request: dict[str, Any], ready: int) -> None:
+    """In the forked child: become the point's ``privib`` command; never returns. Writes to ``ready`` once it
+    leads its own session, so the sweep never signals a process group that does not exist yet."""
+    import atexit
+    import importlib.util
+    import traceback
+
+    code: object = 1
+    try:
+        os.setsid()
+        os.write(ready, b"1")
+        os.close(ready)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        stdin = os.open(os.devnull, os.O_RDONLY)
+        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        for source, targets in ((stdin, (0,)), (log, (1, 2))):
+            for target in targets:
+                os.dup2(source, target)
+            os.close(source)
+        main_module = importlib.util.find_spec("privib.cli.__main__")
+        sys.modules["__main__"].__spec__ = main_module  # a DDP launch re-executes `python -m privib.cli.__main__`
+        sys.argv = [str(main_module.origin), *request["args"]]
+        from privib.cli import main
+
+        code = main(list(request["args"]))
+    except SystemExit as exc:
+        code = exc.code
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        atexit._run_exitfuncs()
+        if not isinstance(code, int | None):
+            print(code, file=sys.stderr)
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code or 0)
+
+
+def serve() -> None:
+    """The helper: fork a point per request line on stdin, report pids and exit codes on stdout."""
+    import gc
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    _preload()
+    gc.freeze()  # the imported objects stay out of the children's collections: fewer copied pages
+    reply, pending, children, open_input = sys.stdout, b"", set(), True
+
+    def say(message: dict[str, Any]) -> None:
+        reply.write(json.dumps(message) + "\n")
+        reply.flush()
+
+    while open_input or children:
+        if open_input and select.select([0], [], [], 0.1)[0]:
+            chunk = os.read(0, 65536)
+            open_input = bool(chunk)
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                request = json.loads(line)
+                sys.stderr.flush()
+                ready, ready_w = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    os.close(ready)
+                    _become_point(request, ready_w)
+                os.close(ready_w)
+                os.read(ready, 1)  # the child leads its session (or has died: end of file)
+                os.close(ready)
+                children.add(pid)
+                say({"id": request["id"], "pid": pid})
+        elif not open_input:
+            pid, status = os.waitpid(-1, 0)
+            children.discard(pid)
+            say({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+            continue
+        while children:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                break
+            children.discard(pid)
+            say({"exit": pid, "code": os.waitstatus_to_exitcode(status)})
+
+
+if __name__ == "__main__":
+    serve()

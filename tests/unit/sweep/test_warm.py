@@ -1,0 +1,67 @@
+"""Sweep points forked from the warm helper behave as new interpreters do: exit codes, logs, sessions, Ctrl-C."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+
+import pytest
+
+from privib.sweep.local import child_env
+from privib.sweep.warm import WarmLauncher, warm_enabled
+
+pytestmark = pytest.mark.slow
+SYNTHETIC = ["--data.name", "synthetic", "--data.sensitive", "s", "--data.options", '{"n_train": 2000, "n_test": 500}',
+             "--wandb.enabled", "false", "--trainer.enable_progress_bar", "false"]
+
+
+@pytest.fixture(scope="module")
+def launcher():
+    started = WarmLauncher(child_env(1))
+    yield started
+    started.close()
+
+
+def test_points_get_their_exit_code_their_log_and_their_own_session(launcher, tmp_path):
+    env = child_env(1)
+    good, bad = tmp_path / "good.log", tmp_path / "bad.log"
+    good.write_text("=== header\n")
+    first = launcher.start(["datasets"], good, env, cwd=tmp_path)
+    second = launcher.start(["run", "--model.beta", "-1"], bad, env, cwd=tmp_path)
+    assert (first.wait(timeout=120), second.wait(timeout=120)) == (0, 2)
+    assert good.read_text().startswith("=== header\n") and "adult" in good.read_text()
+    assert [line for line in bad.read_text().splitlines() if line.startswith("privib: error:")] == [
+        "privib: error: model.beta must be a finite number >= 0, got -1.0: pass e.g. --model.beta 0.01"]
+    assert first.pid != second.pid and first.poll() == 0
+
+
+def test_the_child_takes_the_points_environment_and_folder(launcher, tmp_path):
+    env = {**child_env(1), "PRIVIB_DATA_DIR": str(tmp_path / "nowhere"), "PRIVIB_OFFLINE": "1",
+           "PRIVIB_CACHE_DIR": str(tmp_path / "cache")}
+    log = tmp_path / "point.log"
+    point = launcher.start(["run", "--trainer.max_epochs", "1"], log, env, cwd=tmp_path)
+    assert point.wait(timeout=120) == 2
+    assert str(tmp_path / "nowhere") in log.read_text()  # the point's PRIVIB_DATA_DIR, not the sweep's
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
+
+
+def test_an_interrupted_point_marks_its_run_failed(launcher, tmp_path):
+    log = tmp_path / "long.log"
+    point = launcher.start(["run", *SYNTHETIC, "--trainer.max_epochs", "500", "--checkpoint.patience", "null",
+                            "--runs_dir", str(tmp_path / "runs")], log, child_env(1), cwd=tmp_path)
+    assert os.getpgid(point.pid) == point.pid  # its own process group, as start_new_session gives
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not list((tmp_path / "runs").glob("*/history.json")):
+        time.sleep(0.1)
+    assert list((tmp_path / "runs").glob("*/history.json")), log.read_text()[-2000:]
+    os.killpg(point.pid, signal.SIGINT)  # what the sweep does on Ctrl-C
+    assert point.wait(timeout=120) == 130, log.read_text()[-2000:]
+    assert "privib: interrupted (SIGINT)" in log.read_text() and "Traceback" not in log.read_text()
+    status = json.loads(next((tmp_path / "runs").glob("*/status.json")).read_text())
+    assert status["state"] == "failed" and status["reason"] == "interrupted (SIGINT)"
+
+
+def test_warm_points_can_be_switched_off():
+    assert warm_enabled({"PRIVIB_SWEEP_WARM": "1"}) is hasattr(os, "fork")
+    assert not warm_enabled({"PRIVIB_SWEEP_WARM": "0"})
