@@ -106,7 +106,8 @@ def test_a_stale_temporary_export_folder_is_swept(trained_run, tmp_path, adult_r
 
 def test_two_resumes_of_one_run_cannot_both_train(tmp_path, adult_root):
     env = _env(adult_root)
-    first = _start(["run", *LIGHT, "--trainer.max_epochs", "50", "--checkpoint.patience", "null"], tmp_path, env)
+    # 500 epochs: the first resume must still be training after the second and the evaluate were refused
+    first = _start(["run", *LIGHT, "--trainer.max_epochs", "500", "--checkpoint.patience", "null"], tmp_path, env)
     _wait_for(lambda: _history_rows(tmp_path / "runs") >= 2, first, "the second epoch")
     first.kill()
     first.wait()

@@ -65,3 +65,15 @@ def test_an_interrupted_point_marks_its_run_failed(launcher, tmp_path):
 def test_warm_points_can_be_switched_off():
     assert warm_enabled({"PRIVIB_SWEEP_WARM": "1"}) is hasattr(os, "fork")
     assert not warm_enabled({"PRIVIB_SWEEP_WARM": "0"})
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="DDP needs two cores")
+def test_a_ddp_point_relaunches_its_second_rank_and_finishes(launcher, tmp_path):
+    log = tmp_path / "ddp.log"
+    point = launcher.start(["run", *SYNTHETIC, "--trainer.max_epochs", "1", "--trainer.strategy", "ddp", "--trainer.devices",
+                            "2", "--evaluation.robustness", "{}", "--runs_dir", str(tmp_path / "runs")], log, child_env(1),
+                           cwd=tmp_path)
+    assert point.wait(timeout=300) == 0, log.read_text()[-2000:]
+    folders = list((tmp_path / "runs").iterdir())
+    assert len(folders) == 1, "only rank 0 creates a run folder"
+    assert json.loads((folders[0] / "status.json").read_text())["state"] == "finished"
