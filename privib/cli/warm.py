@@ -15,10 +15,11 @@ import os
 import select
 import signal
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 
-def _preload() -> None:
+def preload() -> None:
+    """Import what every ``privib run`` needs before it reads its config: torch, Lightning, jsonargparse, the command."""
     import jsonargparse  # noqa: F401
     import pytorch_lightning  # noqa: F401
     import torch  # noqa: F401
@@ -28,35 +29,29 @@ def _preload() -> None:
     import privib.pipeline.config  # noqa: F401
 
 
-def _become_point(request: dict[str, Any], ready: int) -> None:
-    """In the forked child: become the point's ``privib`` command; never returns. Writes to ``ready`` once it
-    leads its own session, so the sweep never signals a process group that does not exist yet."""
+def become_command(args: list[str], cwd: str, env: dict[str, str], stdio: tuple[int, int, int]) -> NoReturn:
+    """In a forked child: take ``cwd``, exactly ``env`` and the descriptors ``stdio`` as 0, 1 and 2 (closed
+    afterwards), then run ``privib <args>`` as ``python -m privib.cli`` would: its exit code, atexit handlers
+    run, an uncaught exception's traceback and code 1. The interpreter's module teardown (seconds) is skipped."""
     import atexit
     import importlib.util
     import traceback
 
     code: object = 1
     try:
-        os.setsid()
-        os.write(ready, b"1")
-        os.close(ready)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        os.chdir(request["cwd"])
+        os.chdir(cwd)
         os.environ.clear()
-        os.environ.update(request["env"])
-        stdin = os.open(os.devnull, os.O_RDONLY)
-        log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-        for source, targets in ((stdin, (0,)), (log, (1, 2))):
-            for target in targets:
-                os.dup2(source, target)
+        os.environ.update(env)
+        for target, source in enumerate(stdio):
+            os.dup2(source, target)
+        for source in set(stdio) - {0, 1, 2}:
             os.close(source)
         main_module = importlib.util.find_spec("privib.cli.__main__")
         sys.modules["__main__"].__spec__ = main_module  # a DDP launch re-executes `python -m privib.cli.__main__`
-        sys.argv = [str(main_module.origin), *request["args"]]
+        sys.argv = [str(main_module.origin), *args]
         from privib.cli import main
 
-        code = main(list(request["args"]))
+        code = main(list(args))
     except SystemExit as exc:
         code = exc.code
     except BaseException:
@@ -71,13 +66,26 @@ def _become_point(request: dict[str, Any], ready: int) -> None:
         os._exit(code or 0)
 
 
+def _become_point(request: dict[str, Any], ready: int) -> NoReturn:
+    """In the forked child: become the point's ``privib`` command in a session of its own. Writes to ``ready``
+    once it leads that session, so the sweep never signals a process group that does not exist yet."""
+    os.setsid()
+    os.write(ready, b"1")
+    os.close(ready)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    stdin = os.open(os.devnull, os.O_RDONLY)
+    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    become_command(request["args"], request["cwd"], request["env"], (stdin, log, log))
+
+
 def serve() -> None:
     """The helper: fork a point per request line on stdin, report pids and exit codes on stdout."""
     import gc
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    _preload()
+    preload()
     gc.freeze()  # the imported objects stay out of the children's collections: fewer copied pages
     reply, pending, children, open_input = sys.stdout, b"", set(), True
 

@@ -6,7 +6,8 @@ most of a bad-input case's time. This process imports them once, then, for each 
 at the same time), forks a child that changes to
 ``cwd``, takes exactly ``env`` as its environment, writes its stdout and stderr to the given files and runs
 ``privib.cli.main`` as ``python -m privib.cli`` would (its exit code, atexit handlers run, an uncaught
-exception's traceback on stderr and code 1); the interpreter's module teardown at exit is skipped.
+exception's traceback on stderr and code 1; :func:`privib.cli.warm.become_command`, which ``privib sweep``'s
+warm helper uses too); the interpreter's module teardown at exit is skipped.
 The parent answers with the children's pids, then their exit codes (``-N``: killed by signal N), one JSON line each.
 
 It imports no module that reads the environment at import time (``datasets``, ``wandb``): the child imports
@@ -15,56 +16,31 @@ thread registers its own fork handlers), so forking is safe.
 """
 from __future__ import annotations
 
-import atexit
 import gc
 import json
 import os
 import sys
-import traceback
 
 
 def _preload() -> None:
-    import jsonargparse  # noqa: F401
+    """What every privib command imports first (:func:`privib.cli.warm.preload`), and what the tests' commands add."""
     import pandas  # noqa: F401
-    import pytorch_lightning  # noqa: F401
     import sklearn.linear_model  # noqa: F401
-    import torch  # noqa: F401
     import yaml  # noqa: F401
 
-    import privib.cli  # noqa: F401
-    import privib.cli.run  # noqa: F401
-    import privib.pipeline.config  # noqa: F401
+    from privib.cli.warm import preload
+
+    preload()
 
 
 def _child(request: dict) -> None:
-    """In the forked child: become the requested command, never return."""
-    os.chdir(request["cwd"])
-    os.environ.clear()
-    os.environ.update(request["env"])
+    """In the forked child: become the requested command (:func:`privib.cli.warm.become_command`), never return."""
+    from privib.cli.warm import become_command
+
     stdin = os.open(os.devnull, os.O_RDONLY)
     out = os.open(request["stdout"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
     err = os.open(request["stderr"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    for source, target in ((stdin, 0), (out, 1), (err, 2)):
-        os.dup2(source, target)
-        os.close(source)
-    sys.argv = [str(os.path.join(os.path.dirname(sys.modules["privib.cli"].__file__), "__main__.py")), *request["args"]]
-    from privib.cli import main
-
-    code: object = 1
-    try:
-        code = main(list(request["args"]))
-    except SystemExit as exc:
-        code = exc.code
-    except BaseException:
-        traceback.print_exc()
-    finally:
-        atexit._run_exitfuncs()  # what the interpreter runs at exit; its module teardown is skipped (seconds)
-        if not isinstance(code, int | None):
-            print(code, file=sys.stderr)
-            code = 1
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code or 0)
+    become_command(request["args"], request["cwd"], request["env"], (stdin, out, err))
 
 
 def serve() -> None:
