@@ -146,6 +146,7 @@ def run_points(
     """
     out = out or sys.stdout
     launcher = WarmLauncher(env) if warm_enabled(env) and any(_privib_args(command(p)) is not None for p in points[:1]) else None
+    retired: list[WarmLauncher] = []
     logs = sweep_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
     pending = list(points)
@@ -190,9 +191,15 @@ def run_points(
                 handle.write(f"=== {stamp} {' '.join(argv)}\n")
                 handle.flush()
                 args = _privib_args(argv)
+                process = None
                 if launcher is not None and args is not None:  # a fork of the warm helper, in its own session
-                    process = launcher.start(args, log, env)
-                else:
+                    try:
+                        process = launcher.start(args, log, env)
+                    except RuntimeError as exc:  # the helper could not start or died: new interpreters from here on
+                        print(f"privib sweep: {exc}; starting the points as new processes", file=sys.stderr, flush=True)
+                        retired.append(launcher)
+                        launcher = None
+                if process is None:
                     process = subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env,
                                                start_new_session=True, stdin=subprocess.DEVNULL)
                 running[process] = (point, time.monotonic(), before, log, handle, stamp)
@@ -207,8 +214,9 @@ def run_points(
     finally:
         if in_main:
             signal.signal(signal.SIGTERM, previous)
-        if launcher is not None:
-            launcher.close()
+        for helper in [launcher, *retired]:
+            if helper is not None:
+                helper.close()
     return attempts
 
 

@@ -77,3 +77,31 @@ def test_a_ddp_point_relaunches_its_second_rank_and_finishes(launcher, tmp_path)
     folders = list((tmp_path / "runs").iterdir())
     assert len(folders) == 1, "only rank 0 creates a run folder"
     assert json.loads((folders[0] / "status.json").read_text())["state"] == "finished"
+
+
+def test_a_sweep_whose_helper_fails_starts_its_points_as_new_processes(tmp_path, monkeypatch, capsys):
+    import sys
+
+    from privib.sweep import local
+    from privib.sweep.points import Point
+
+    class BrokenHelper:
+        closed = False
+
+        def __init__(self, env: dict) -> None:
+            pass
+
+        def start(self, *args, **kwargs):
+            raise RuntimeError("the warm sweep helper is gone (exit code 1)")
+
+        def close(self) -> None:
+            BrokenHelper.closed = True
+
+    monkeypatch.setattr(local, "WarmLauncher", BrokenHelper)
+    point = Point(method="m", params=(), seed=0, id="point")
+    attempts = local.run_points([point], lambda p: [sys.executable, "-m", "privib.cli", "datasets"], workers=1,
+                                sweep_dir=tmp_path, runs_dir=tmp_path / "runs", env=child_env(1), poll=0.05,
+                                out=open(os.devnull, "w"))
+    assert attempts[0].returncode == 0 and BrokenHelper.closed
+    assert "adult" in (tmp_path / "logs" / "m-point.log").read_text()  # the new process ran the command
+    assert "starting the points as new processes" in capsys.readouterr().err
