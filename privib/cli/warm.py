@@ -1,8 +1,8 @@
-"""The warm helper of ``privib sweep`` (:class:`privib.sweep.warm.WarmLauncher`): not a command.
+"""The warm helper of ``privib sweep`` and of the tests (:class:`privib.sweep.warm.WarmLauncher`): not a command.
 
 Run as ``python -m privib.cli.warm`` with the points' environment, it imports torch, Lightning and the
-``run`` command once, then forks one child per request line on stdin (``id``, ``args``, ``log``, ``env``,
-``cwd``): the child becomes ``privib <args>`` in a new session with stdout and stderr appended to ``log``.
+``run`` command once, then forks one child per request line on stdin (``id``, ``args``, ``stdout``, ``stderr``,
+``env``, ``cwd``): the child becomes ``privib <args>`` in a new session, its output appended to those files.
 It answers ``{"id", "pid"}`` per start and ``{"exit", "code"}`` per child that ends (``-N``: signal N),
 ignores SIGINT and SIGTERM (the sweep stops points through their process groups) and exits once stdin is
 closed and every child is reaped. It starts no thread of its own (a native allocator thread of a library,
@@ -67,7 +67,7 @@ def become_command(args: list[str], cwd: str, env: dict[str, str], stdio: tuple[
 
 
 def _become_point(request: dict[str, Any], ready: int) -> NoReturn:
-    """In the forked child: become the point's ``privib`` command in a session of its own. Writes to ``ready``
+    """In the forked child: become the requested ``privib`` command in a session of its own. Writes to ``ready``
     once it leads that session, so the sweep never signals a process group that does not exist yet."""
     os.setsid()
     os.write(ready, b"1")
@@ -75,8 +75,10 @@ def _become_point(request: dict[str, Any], ready: int) -> NoReturn:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     stdin = os.open(os.devnull, os.O_RDONLY)
-    log = os.open(request["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    become_command(request["args"], request["cwd"], request["env"], (stdin, log, log))
+    flags = os.O_WRONLY | os.O_CREAT | os.O_APPEND
+    out = os.open(request["stdout"], flags, 0o644)
+    err = out if request["stderr"] == request["stdout"] else os.open(request["stderr"], flags, 0o644)
+    become_command(request["args"], request["cwd"], request["env"], (stdin, out, err))
 
 
 def serve() -> None:

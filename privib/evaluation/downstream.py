@@ -9,8 +9,9 @@ improvement of the training loss), trained by privib's :class:`~privib.evaluatio
 with ``early_stopping: false`` (FARE's stopping rule): the pool trains the five seeds as one batched model,
 about half the time of scikit-learn's, with the same accuracy and DP gaps within the seeds' spread
 (docs/performance.md). It is a spec like the attackers', so any classifier can take its place
-(``class_path: sklearn.neural_network.MLPClassifier`` for scikit-learn's own). DP gap: fairlearn's ``demographic_parity_difference`` (max minus min over the groups of
-P(yhat = 1 | group), so any number of groups); EO gap: ``equalized_odds_difference``.
+(``class_path: sklearn.neural_network.MLPClassifier`` for scikit-learn's own). DP gap: fairlearn's
+``demographic_parity_difference`` (max minus min over the groups of P(yhat = 1 | group), so any number
+of groups); EO gap: ``equalized_odds_difference``.
 """
 from __future__ import annotations
 

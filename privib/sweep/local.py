@@ -141,11 +141,13 @@ def run_points(
 
     Each child's stdout and stderr go to ``logs/<run name>.log``; each attempt is appended to
     ``attempts.jsonl``. ``python -m privib.cli`` commands are forked from one warm helper
-    (:mod:`privib.sweep.warm`; ``PRIVIB_SWEEP_WARM=0``: new interpreters), any other command is started as is. On KeyboardInterrupt (or SIGTERM) the children are interrupted, their
-    attempts recorded, and the interrupt re-raised.
+    (:mod:`privib.sweep.warm`; ``PRIVIB_SWEEP_WARM=0``: new interpreters), any other command is started
+    as is. On KeyboardInterrupt (or SIGTERM) the children are interrupted, their attempts recorded, and
+    the interrupt re-raised.
     """
     out = out or sys.stdout
-    launcher = WarmLauncher(env) if warm_enabled(env) and any(_privib_args(command(p)) is not None for p in points[:1]) else None
+    forkable = bool(points) and _privib_args(command(points[0])) is not None
+    launcher = WarmLauncher(env) if forkable and warm_enabled(env) else None
     retired: list[WarmLauncher] = []
     logs = sweep_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,8 @@ session (its own process group, like ``start_new_session``), stdin from /dev/nul
 appended to the point's log, the point's environment and working folder, ``privib.cli.main`` with its
 exit code, atexit handlers run. A DDP point re-executes ``python -m privib.cli.__main__`` as a new
 interpreter would. :meth:`WarmLauncher.start` returns a handle with the ``pid``, ``poll``, ``wait`` and
-``returncode`` of a :class:`subprocess.Popen`, so the runner stops and reaps both alike.
+``returncode`` of a :class:`subprocess.Popen`, so the runner stops and reaps both alike. The test suite
+starts its ``privib`` command lines through the same launcher (``tests/helpers/cli.py``).
 
 The helper imports no module that reads the environment at import time beyond those (``datasets`` and
 ``wandb`` are imported by each child, after it took its environment), starts no thread of its own, ignores SIGINT
@@ -35,7 +36,7 @@ _START_TIMEOUT_S = 300.0
 
 def warm_enabled(env: dict[str, str]) -> bool:
     """Points fork from a warm process unless ``PRIVIB_SWEEP_WARM`` is 0 (or the system has no ``fork``)."""
-    return hasattr(os, "fork") and env.get(WARM_ENV, os.environ.get(WARM_ENV, "1")).strip() not in ("0", "false", "no")
+    return hasattr(os, "fork") and env.get(WARM_ENV, "1").strip() not in ("0", "false", "no")
 
 
 class WarmProcess:
@@ -74,13 +75,16 @@ class WarmLauncher:
         self._reader = threading.Thread(target=self._read, name="privib-sweep-warm", daemon=True)
         self._reader.start()
 
-    def start(self, args: list[str], log: Path, env: dict[str, str], cwd: Path | None = None) -> WarmProcess:
-        """Fork ``privib <args>`` with output appended to ``log``; raises RuntimeError if the helper is gone."""
+    def start(self, args: list[str], log: Path, env: dict[str, str], cwd: Path | None = None,
+              stderr: Path | None = None) -> WarmProcess:
+        """Fork ``privib <args>`` with its stdout appended to ``log`` (and its stderr, unless ``stderr`` names
+        another file); raises RuntimeError if the helper is gone."""
         with self._lock:
             self._next += 1
             token, started = self._next, (threading.Event(), [])
             self._started[token] = started
-        request = {"id": token, "args": list(args), "log": str(log), "env": env, "cwd": str(cwd or Path.cwd())}
+        request = {"id": token, "args": list(args), "stdout": str(log), "stderr": str(stderr or log), "env": env,
+                   "cwd": str(cwd or Path.cwd())}
         try:
             self._helper.stdin.write(json.dumps(request) + "\n")
             self._helper.stdin.flush()
@@ -94,6 +98,11 @@ class WarmLauncher:
             if process.pid in self._exits:
                 process._exited(self._exits.pop(process.pid))
         return process
+
+    @property
+    def alive(self) -> bool:
+        """Whether the helper still runs (it ends when its input is closed, or if it crashed)."""
+        return self._helper.poll() is None
 
     def close(self) -> None:
         """Close the helper's input; it exits once its children are reaped."""
