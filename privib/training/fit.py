@@ -69,6 +69,10 @@ def fit_module(
             monitor=options.monitor, mode=options.mode, patience=options.patience, check_on_train_epoch_end=True
         ))
     trainer_options = dict(trainer_options)
+    if trainer_options.get("num_sanity_val_steps") is None:
+        # Lightning's default runs 2 validation batches before training (~5% of a short fit); privib's validation
+        # step is its own tested code and the first epoch ends with a full validation anyway.
+        trainer_options["num_sanity_val_steps"] = 0
     from privib.training.progress import StderrProgressBar, wants_progress_bar
 
     trainer_options["enable_progress_bar"] = wants_progress_bar(trainer_options)

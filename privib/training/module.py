@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 from typing import Any, Literal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -15,7 +15,7 @@ from privib.models.gradient_reversal import grad_reverse
 from privib.models.vib import build_vib_model
 from privib.training.objectives import (EXTRA_FIGURES, adversary_loss, build_objective, check_objective,
                                         objective_figures, objective_step)
-from privib.training.steps import optimizer_update
+from privib.training.steps import optimizer_update, train_batches
 
 AdvMode = Literal["alternating", "grl"]
 Release = Literal["mean", "sample", "cells"]
@@ -192,7 +192,13 @@ class VIBModule(pl.LightningModule):
             torch.optim.Adam(adversary_params, lr=hp.adv_lr, foreach=True),
         ]
 
-    def training_step(self, batch: tuple[torch.Tensor, ...], batch_idx: int) -> torch.Tensor:
+    def training_step(self, dataloader_iter: Iterator[Any]) -> torch.Tensor:
+        """Train on the next batches of the epoch (several per call where :func:`~privib.training.steps.train_batches`
+        can, to spare Lightning's per-batch loop); returns the last one's loss."""
+        return train_batches(self, dataloader_iter, self._train_batch)
+
+    def _train_batch(self, batch: tuple[torch.Tensor, ...]) -> torch.Tensor:
+        """The adversaries' updates and the encoder's update on one batch; its figures accumulated."""
         x, y, s = batch
         hp = self.hparams
         optimizers = self.optimizers()
@@ -339,8 +345,10 @@ class VIBModule(pl.LightningModule):
         # The progress bar shows the task figures; the objective (``loss``) subtracts the adversary term and goes negative.
         shown = {k: metrics.pop(k) for k in (f"{split}/task_acc", f"{split}/task_ce")}
         distributed = self.trainer.world_size > 1
-        self.log_dict(shown, prog_bar=True, sync_dist=distributed)
-        self.log_dict(metrics, sync_dist=distributed)
+        # Logged once per epoch, already averaged: batch_size only tells Lightning (which cannot infer it in the
+        # dataloader_iter flavour) how to weigh that one value.
+        self.log_dict(shown, prog_bar=True, sync_dist=distributed, batch_size=1)
+        self.log_dict(metrics, sync_dist=distributed, batch_size=1)
 
     def _holdout_selection(self, task_acc: float) -> dict[str, float]:
         """``val/leak_auc`` of fresh attackers on the released validation codes, and ``val/select``."""
