@@ -34,9 +34,8 @@ from privib.training.guards import NonFiniteGuard
 
 __all__ = ["BATCHES_PER_STEP", "optimizer_update", "train_batches"]
 
-_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step", "on_train_batch_start",
-          "on_train_batch_end")
 _BATCH_HOOKS = ("on_train_batch_start", "on_train_batch_end")
+_HOOKS = ("on_before_backward", "on_after_backward", "on_before_optimizer_step", *_BATCH_HOOKS)
 # Callbacks whose batch hooks never ask the fit to stop (the guard raises instead).
 _QUIET_BATCH_HOOKS = (ModelCheckpoint, TQDMProgressBar, NonFiniteGuard)
 # Batches one ``training_step`` may train on the bare path: Lightning's loop runs once per this many batches.
@@ -133,23 +132,28 @@ def train_batches(module: pl.LightningModule, dataloader_iter: Iterator[Any], tr
     the first batch's start and the last batch's end; this runs the overridden ones in between.
     """
     path = _bare_path(module)
-    limit = path.batches_per_step if path is not None else 1
-    device = module.device
-    for taken in range(limit):
+    if path is None:
+        return train(_to_device(module, next(dataloader_iter)[0]))
+    progress = path.epoch_loop.batch_progress
+    for taken in range(path.batches_per_step):
         batch, batch_idx, _ = next(dataloader_iter)
-        if device.type != "cpu":  # in the dataloader_iter flavour the step moves its batches
-            batch = module.trainer.strategy.batch_to_device(batch, device)
+        batch = _to_device(module, batch)
         if taken:
-            path.epoch_loop.batch_progress.increment_ready()  # type: ignore[union-attr]
-            for hook in path.hooks["on_train_batch_start"]:  # type: ignore[union-attr]
+            progress.increment_ready()
+            for hook in path.hooks["on_train_batch_start"]:
                 hook(batch, batch_idx)
-            path.epoch_loop.batch_progress.increment_started()  # type: ignore[union-attr]
+            progress.increment_started()
         loss = train(batch)
-        if path is None or taken + 1 == limit or dataloader_iter.done or path.ends_step():  # type: ignore[attr-defined]
+        if taken + 1 == path.batches_per_step or dataloader_iter.done or path.ends_step():  # type: ignore[attr-defined]
             return loss
-        path.epoch_loop.batch_progress.increment_processed()
+        progress.increment_processed()
         for hook in path.hooks["on_train_batch_end"]:
             hook({"loss": loss.detach()}, batch, batch_idx)  # the outputs Lightning hands a manual-optimization hook
-        path.epoch_loop.batch_progress.increment_completed()
+        progress.increment_completed()
         path.epoch_loop._batches_that_stepped += 1  # the logged step, as Lightning's ``on_advance_end`` counts it
     raise AssertionError("unreachable: the loop returns on its last batch")
+
+
+def _to_device(module: pl.LightningModule, batch: Any) -> Any:
+    """In the ``dataloader_iter`` flavour the step moves its batches (a no-op on the CPU)."""
+    return batch if module.device.type == "cpu" else module.trainer.strategy.batch_to_device(batch, module.device)
