@@ -110,3 +110,28 @@ def test_the_pool_trains_matching_jobs_together_with_the_same_figures_for_any_n_
     for (est_1, proba_1, seconds), (_, proba_2, _) in zip(*outputs):
         np.testing.assert_array_equal(proba_1, proba_2)
         assert seconds >= 0 and hasattr(est_1, "classes_")
+
+
+@pytest.mark.parametrize(("widths", "n_outputs"), [([8, 50, 1], 1), ([8, 1, 6, 1], 1), ([8, 16, 3], 3)])
+def test_the_hand_written_gradients_are_autograds(widths, n_outputs):
+    """The backward pass written out (width-1 layers as products and sums) is the derivative of the loss."""
+    import torch
+
+    from privib.evaluation import torch_mlp
+
+    torch.manual_seed(0)
+    k, rows, alpha = 3, 40, 1e-3
+    weights = [torch.randn(k, a, b, dtype=torch.float64, requires_grad=True) for a, b in zip(widths[:-1], widths[1:])]
+    biases = [torch.randn(k, 1, b, dtype=torch.float64, requires_grad=True) for b in widths[1:]]
+    x = torch.randn(k, rows, widths[0], dtype=torch.float64)
+    binary = n_outputs == 1
+    y = torch.randint(0, 2 if binary else n_outputs, (k, rows))
+    y = y.to(torch.float64) if binary else y
+    with torch.no_grad():
+        grads, loss = torch_mlp._gradients(weights, biases, x, y, binary, alpha, True)
+    total = torch_mlp._loss(torch_mlp._forward(weights, biases, x), y, binary)
+    penalty = 0.5 * alpha * sum((w * w).sum((1, 2)) for w in weights) / rows
+    expected = torch.autograd.grad((total + penalty).sum(), weights + biases)
+    torch.testing.assert_close(loss, total.detach())
+    for got, want in zip(grads, expected):
+        torch.testing.assert_close(got, want)
