@@ -24,8 +24,8 @@ is added (the holder of a deterministic encoder computes the released codes of i
 records, which is what the battery is fitted on).
 
 Cost: the mixture posterior is one (rows, 2 z_dim) x (2 z_dim, train rows) product and a
-log-sum-exp per class, in chunks of test rows; on Adult (30,162 x 15,060 rows, z_dim 8) about
-2.5 s on one loaded core, per attribute and per k.
+log-sum-exp per class, in chunks of test rows, in float32; on Adult (24,129 x 15,060 rows, z_dim 8)
+about 0.8 s on one core, per attribute and per k (2-4 s in float64).
 """
 from __future__ import annotations
 
@@ -65,12 +65,16 @@ class MixturePosteriorAttacker(ClassifierMixin, BaseEstimator):
     (n, 2 * z_dim), ``y`` their attribute. ``predict_proba(Z)`` scores codes ``Z`` (m, z_dim) by
     ``p(s=c | z) ∝ sum_{i: y_i = c} N(z; mean_i, diag(scale_i^2) / releases)``, which weighs each class by
     its share of the auxiliary records. ``releases``: the codes are averages of that many independent
-    draws. Exact, in float64, in chunks of ``chunk_cells`` (test rows x auxiliary rows); no randomness.
+    draws. Computed in chunks of ``chunk_cells`` (test rows x auxiliary rows); no randomness. ``dtype``:
+    ``"float32"`` (default) takes the densities' products and exponentials in float32 and their sums in
+    float64, 2.5-5x faster than ``"float64"``, which is exact to rounding; on Adult's codes the two
+    posteriors differ by at most ~3e-4 and their AUCs by under 1e-6 (docs/performance.md).
     """
 
-    def __init__(self, releases: int = 1, chunk_cells: int = _CHUNK_CELLS) -> None:
+    def __init__(self, releases: int = 1, chunk_cells: int = _CHUNK_CELLS, dtype: str = "float32") -> None:
         self.releases = releases
         self.chunk_cells = chunk_cells
+        self.dtype = dtype
 
     def fit(self, X: ArrayLike, y: ArrayLike) -> MixturePosteriorAttacker:
         """Store the auxiliary records' Gaussians, grouped by class."""
@@ -80,6 +84,8 @@ class MixturePosteriorAttacker(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X must be [mean | scale] of shape (n, 2 * z_dim) with one label per row, got {data.shape}")
         if int(self.releases) < 1:
             raise ValueError(f"releases must be >= 1, got {self.releases}")
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         d = data.shape[1] // 2
         mean, scale = data[:, :d], data[:, d:]
         if not (np.isfinite(data).all() and (scale > 0).all()):
@@ -87,7 +93,8 @@ class MixturePosteriorAttacker(ClassifierMixin, BaseEstimator):
         self.classes_, index = np.unique(labels, return_inverse=True)
         order = np.argsort(index, kind="stable")
         precision = int(self.releases) / scale[order] ** 2
-        mean = mean[order]
+        self.center_ = mean.mean(axis=0)  # codes and means centred: smaller terms, less cancellation in float32
+        mean = mean[order] - self.center_
         # log N(z; mean, 1/precision) = -0.5 z^2 . p + z . (mean p) + offset, the constant -d/2 log(2 pi) dropped
         self.weights_ = np.ascontiguousarray(np.concatenate([-0.5 * precision, mean * precision], axis=1).T)
         self.offset_ = -0.5 * np.sum(mean * mean * precision, axis=1) + 0.5 * np.sum(np.log(precision), axis=1)
@@ -100,19 +107,22 @@ class MixturePosteriorAttacker(ClassifierMixin, BaseEstimator):
         z = np.asarray(X, dtype=np.float64)
         if z.ndim != 2 or z.shape[1] != self.n_features_in_:
             raise ValueError(f"codes must have shape (rows, {self.n_features_in_}), got {z.shape}")
-        n_train = self.weights_.shape[1]
+        dtype = np.dtype(self.dtype)
+        z = (z - self.center_).astype(dtype)
+        weights, offset = self.weights_.astype(dtype), self.offset_.astype(dtype)
+        n_train = weights.shape[1]
         step = max(1, int(self.chunk_cells) // n_train)
         out = np.empty((z.shape[0], len(self.classes_)))
         for start in range(0, z.shape[0], step):
             chunk = z[start : start + step]
-            log_density = np.concatenate([chunk * chunk, chunk], axis=1) @ self.weights_
-            log_density += self.offset_
+            log_density = np.concatenate([chunk * chunk, chunk], axis=1) @ weights
+            log_density += offset
             for c in range(len(self.classes_)):
                 block = log_density[:, self.bounds_[c] : self.bounds_[c + 1]]
                 top = block.max(axis=1, keepdims=True)
                 block -= top
                 np.exp(block, out=block)
-                out[start : start + step, c] = top[:, 0] + np.log(block.sum(axis=1))
+                out[start : start + step, c] = top[:, 0] + np.log(block.sum(axis=1, dtype=np.float64))
         top = out.max(axis=1, keepdims=True)
         return out - (top + np.log(np.exp(out - top).sum(axis=1, keepdims=True)))
 

@@ -72,26 +72,32 @@ def independent():
 
 
 # ---------------------------------------------------------------------------- the mixture posterior
-def test_mixture_posterior_matches_scipy_for_three_classes_and_averaged_releases() -> None:
+@pytest.mark.parametrize(("dtype", "rtol", "atol"), [("float64", 1e-9, 1e-12), ("float32", 1e-3, 1e-4)])
+def test_mixture_posterior_matches_scipy_for_three_classes_and_averaged_releases(dtype: str, rtol: float,
+                                                                                  atol: float) -> None:
     rng = np.random.default_rng(3)
-    mean, scale = rng.standard_normal((40, 3)), rng.uniform(0.3, 1.5, (40, 3))
+    mean, scale = rng.standard_normal((40, 3)) + 5.0, rng.uniform(0.3, 1.5, (40, 3))
     labels = np.array(["a", "b", "c"])[rng.integers(0, 3, 40)]
-    z = rng.standard_normal((25, 3)) * 1.5
+    z = rng.standard_normal((25, 3)) * 1.5 + 5.0
     for releases in (1, 4):
         log_density = np.array([[multivariate_normal(mean[i], np.diag(scale[i] ** 2 / releases)).logpdf(row)
                                  for i in range(40)] for row in z])
         per_class = np.stack([logsumexp(log_density[:, labels == c], axis=1) for c in ("a", "b", "c")], axis=1)
         expected = np.exp(per_class - logsumexp(per_class, axis=1, keepdims=True))
-        attacker = MixturePosteriorAttacker(releases=releases, chunk_cells=7).fit(np.hstack([mean, scale]), labels)
+        attacker = MixturePosteriorAttacker(releases=releases, chunk_cells=7, dtype=dtype)
+        attacker.fit(np.hstack([mean, scale]), labels)
         assert list(attacker.classes_) == ["a", "b", "c"]
-        np.testing.assert_allclose(attacker.predict_proba(z), expected, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(attacker.predict_proba(z), expected, rtol=rtol, atol=atol)
         assert (attacker.predict(z) == np.array(["a", "b", "c"])[expected.argmax(axis=1)]).all()
 
 
-def test_mixture_posterior_far_from_every_record_stays_finite_and_refuses_zero_scale() -> None:
-    attacker = MixturePosteriorAttacker().fit(np.array([[0.0, 0.1], [1.0, 0.1]]), [0, 1])
+@pytest.mark.parametrize(("dtype", "atol"), [("float64", 1e-12), ("float32", 1e-5)])
+def test_mixture_posterior_far_from_every_record_stays_finite_and_refuses_zero_scale(dtype: str, atol: float) -> None:
+    attacker = MixturePosteriorAttacker(dtype=dtype).fit(np.array([[0.0, 0.1], [1.0, 0.1]]), [0, 1])
     proba = attacker.predict_proba(np.array([[1e3], [-1e3], [0.5]]))
-    np.testing.assert_allclose(proba, [[0, 1], [1, 0], [0.5, 0.5]], atol=1e-12)
+    np.testing.assert_allclose(proba, [[0, 1], [1, 0], [0.5, 0.5]], atol=atol)
+    with pytest.raises(ValueError, match="dtype"):
+        MixturePosteriorAttacker(dtype="float16").fit(np.array([[0.0, 0.1], [1.0, 0.1]]), [0, 1])
     with pytest.raises(ValueError, match="scales > 0"):
         MixturePosteriorAttacker().fit(np.array([[0.0, 0.0], [1.0, 0.1]]), [0, 1])
     with pytest.raises(ValueError, match="shape"):
