@@ -135,33 +135,3 @@ def test_validation_leakage_selection_is_logged_when_asked():
     assert float(logged["val/select"]) == pytest.approx(acc if leak <= 0.6 else -leak)
     with pytest.raises(ConfigError):
         VIBModule(SPEC, select_leakage_target=0.3)
-
-
-@pytest.mark.parametrize("adv_mode", ["alternating", "grl"])
-def test_the_fused_adam_trains_as_the_multi_tensor_one(adv_mode, monkeypatch):
-    """configure_optimizers takes torch's fused Adam where it exists; a fit ends where the foreach one does."""
-    import privib.training.module as module_lib
-
-    def weights(fused: bool) -> torch.Tensor:
-        if not fused:  # the fallback privib takes where this torch has no fused kernel for the device
-            monkeypatch.setattr(module_lib.torch.optim, "Adam", _NoFusedAdam)
-        torch.manual_seed(0)
-        module = VIBModule(SPEC, z_dim=4, encoder_widths=[16], adversary_widths=[8], adv_mode=adv_mode, weight_decay=1e-3)
-        trainer = _fit(module, epochs=2)
-        groups = [g for optimizer in trainer.optimizers for g in optimizer.param_groups]
-        assert all(bool(g["fused"]) is fused and bool(g["foreach"]) is not fused for g in groups)
-        monkeypatch.undo()
-        return torch.cat([p.detach().flatten() for p in module.parameters()])
-
-    if torch.__version__ < "2.4":
-        pytest.skip("no fused Adam on the CPU before torch 2.4")
-    fused, foreach = weights(True), weights(False)
-    assert not torch.equal(fused, foreach)  # two kernels ...
-    torch.testing.assert_close(fused, foreach, rtol=0, atol=1e-5)  # ... one Adam
-
-
-class _NoFusedAdam(torch.optim.Adam):
-    def __init__(self, params, fused: bool | None = None, **options):
-        if fused:
-            raise RuntimeError("fused=True requires all the params to be on a supported device")
-        super().__init__(params, **options)
