@@ -67,8 +67,9 @@ class MixturePosteriorAttacker(ClassifierMixin, BaseEstimator):
     its share of the auxiliary records. ``releases``: the codes are averages of that many independent
     draws. Computed in chunks of ``chunk_cells`` (test rows x auxiliary rows); no randomness. ``dtype``:
     ``"float32"`` (default) takes the densities' products and exponentials in float32 and their sums in
-    float64, 2.5-5x faster than ``"float64"``, which is exact to rounding; on Adult's codes the two
-    posteriors differ by at most ~3e-4 and their AUCs by under 1e-6 (docs/performance.md).
+    float64: 1.6x faster than ``"float64"`` (exact to rounding) at Adult's sizes, up to 5x where float64's
+    exponentials underflow; the posteriors agree within 2e-6 on the benchmark's codes and 3e-4 with scales
+    down to 0.05 over 8 releases, and the default run's holder AUC is the same to 4 decimals (docs/performance.md).
     """
 
     def __init__(self, releases: int = 1, chunk_cells: int = _CHUNK_CELLS, dtype: str = "float32") -> None:
