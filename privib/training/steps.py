@@ -106,7 +106,7 @@ def optimizer_update(module: pl.LightningModule, loss: torch.Tensor, optimizer: 
         optimizer.step()
         return
     bare = getattr(optimizer, "optimizer", optimizer)
-    bare.zero_grad(set_to_none=True)
+    _clear_gradients(bare)
     hooks = path.hooks if path is not None else dict.fromkeys(_HOOKS, ())
     for hook in hooks["on_before_backward"]:
         hook(loss)
@@ -122,6 +122,17 @@ def optimizer_update(module: pl.LightningModule, loss: torch.Tensor, optimizer: 
     bare.step()
     if path is not None:
         path.progress.increment_completed()
+
+
+def _clear_gradients(optimizer: torch.optim.Optimizer) -> None:
+    """``optimizer.zero_grad(set_to_none=True)``: torch's own wraps the loop in a dynamo guard and a profiler
+    context, ~12 us a call against ~1 us (4 calls a batch); an optimizer that overrides it keeps its own."""
+    if type(optimizer).zero_grad is not torch.optim.Optimizer.zero_grad:
+        optimizer.zero_grad(set_to_none=True)
+        return
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            param.grad = None
 
 
 def train_batches(module: pl.LightningModule, dataloader_iter: Iterator[Any], train: Callable[[Any], torch.Tensor]) -> torch.Tensor:

@@ -139,3 +139,23 @@ def test_a_callback_that_may_stop_the_fit_gets_lightnings_loop_after_every_batch
                          enable_model_summary=False, num_sanity_val_steps=0, accelerator="cpu", callbacks=[StopAtThird()])
     trainer.fit(module, datamodule=_Data())
     assert trainer.global_step == 3 * 4
+
+
+def test_gradients_are_cleared_as_zero_grad_does_and_an_overriding_optimizer_keeps_its_own():
+    params = [torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2))]
+    optimizer = torch.optim.Adam([{"params": params[:1]}, {"params": params[1:], "lr": 0.1}])
+    for p in params:
+        p.grad = torch.ones_like(p)
+    steps._clear_gradients(optimizer)
+    assert all(p.grad is None for p in params)
+
+    class Keeping(torch.optim.SGD):
+        def zero_grad(self, set_to_none: bool = True) -> None:
+            for p in self.param_groups[0]["params"]:
+                p.grad.zero_()
+
+    custom = Keeping(params, lr=0.1)
+    for p in params:
+        p.grad = torch.ones_like(p)
+    steps._clear_gradients(custom)
+    assert all(p.grad is not None and not p.grad.any() for p in params)
