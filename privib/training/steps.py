@@ -4,8 +4,8 @@ A batch of the default config makes ``adv_steps`` + 1 = 4 updates. Through Light
 through ``manual_backward`` (strategy and precision plugin, ``on_before_backward`` and
 ``on_after_backward`` dispatched to every callback) and ``LightningOptimizer.step`` (a closure, the
 profiler, ``on_before_optimizer_step`` dispatched to every callback): together about a fifth of a fit.
-In one process at 32-bit precision none of that changes the update, so :func:`optimizer_update` calls
-``backward`` and ``step`` itself, runs only the hooks that some callback (or the module) actually
+In one process at 32-bit precision none of that changes the update, so :func:`optimizer_update` clears the
+gradients, calls ``backward`` and ``step`` itself, runs only the hooks that some callback (or the module) actually
 overrides, such as :class:`~privib.training.guards.NonFiniteGuard`'s check, and counts the step in
 Lightning's progress so ``trainer.global_step``, checkpoints and ``max_steps`` see the same steps as
 before. The updates are bitwise those of Lightning's path. Any other strategy (DDP, which prepares its
