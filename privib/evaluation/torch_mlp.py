@@ -13,7 +13,7 @@ weights restored) with two differences:
   keeps the attacker training while it still learns (docs/performance.md has the figures).
 - **Float32, written out by hand**: forward and backward are a few batched matrix products (a width-1
   output layer as products and sums, which torch runs faster on CPU than a batched matrix product) and the
-  Adam update five kernels on all parameters at once, with no autograd graph, so an update costs a fixed ~20 kernel calls.
+  Adam update six kernels on all parameters at once, with no autograd graph, so an update costs a fixed ~20 kernel calls.
 
 :meth:`TorchMLPClassifier.fit_batch` trains several classifiers with the same parameters (their
 ``random_state`` aside) as one batched model: member ``k`` has its own data (``xs[k]``, ``ys[k]``: e.g.
