@@ -123,9 +123,12 @@ def test_bad_flags_of_a_benchmark(tmp_path):
 def test_shipped_benchmark_specs_parse():
     for name, seeds, points in (("pipelines/benchmark.yaml", [0, 1, 2], 5), ("pipelines/benchmark_quick.yaml", [0, 1, 2], 3)):
         spec = load_sweep_spec(name)
-        assert list(spec.datasets) == ["adult", "health"] and spec.seeds == seeds
+        assert list(spec.datasets) == ["adult", "health", "health_full"] and spec.seeds == seeds
         assert spec.datasets["adult"].fixed["data.sensitive"] == "sex"
         assert spec.datasets["health"].fixed["data.sensitive"] == "age60"
+        # the literature's accuracy-against-DP setting: every input kept, so no transfer task
+        full = spec.datasets["health_full"].fixed
+        assert full["data.sensitive"] == "age60" and full["data.hold_out"] == [] and full["data.transfer"] == []
         for part in spec.parts():
             for method, grid in part.methods.items():
                 sizes = [len(v) for v in grid.values()]
