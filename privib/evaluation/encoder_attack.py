@@ -56,7 +56,7 @@ __all__ = [
 HOLDER = "encoder_holder"
 # Figures of the k-release audit, under leakage/<attr>/k<k>/ (the battery's best and the holder's AUC beside them).
 K_FIGURES = ("auc_max", "auc_max_lo", "auc_max_hi", "acc_max", "bacc_max", "mi_bits_lb")
-_CHUNK_CELLS = 1_000_000  # test rows x training rows held at once (4 MB in float32: 0.43 s a call on Adult, 0.59 s at 4M)
+_CHUNK_CELLS = 1_000_000  # test rows x training rows held at once (4 MB in float32; 4M took 1.5x as long, docs/performance.md)
 
 
 class MixturePosteriorAttacker(ClassifierMixin, BaseEstimator):
