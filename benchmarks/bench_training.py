@@ -16,7 +16,10 @@ stopping off), with the config's torch thread count, interleaved repetition by r
 - ``dataloader``: the same loop fed by ``DataLoader(TensorDataset(...), shuffle=True)``.
 
 Samples per second = training rows x epochs / wall time of the whole fit. Target: privib
-at least 0.9 of ``hand`` (median of the per-repetition ratios).
+at least 0.9 of ``hand`` (median of the per-repetition ratios). On a shared machine whose speed
+drifts by a fifth within a minute, that median moves by about 0.05 from one series to the next; the
+ratio of each variant's fastest repetition (printed as ``best-of-n``, informational) is steadier,
+as other load only ever slows a repetition down.
 """
 from __future__ import annotations
 
@@ -270,11 +273,14 @@ def main() -> int:
                                      "dataloader_vs_hand": ("dataloader", "hand")}.items()}
         for key, values in ratio.items():
             print(f"   {key:22s} wall {spread(values['wall'])}, cpu {spread(values['cpu'])}")
+        best = max(wall["privib"]) / max(wall["hand"])
+        print(f"   privib_vs_hand best-of-{args.reps}: {best:.2f} (fastest repetition of each, wall)")
         result = {
             "config": args.config, "epochs": args.epochs, "reps": args.reps,
             "samples_per_s_wall": {k: summary(v) for k, v in wall.items()},
             "samples_per_s_cpu": {k: summary(v) for k, v in cpu.items()},
             "ratios": {k: {kind: summary(v) for kind, v in values.items()} for k, values in ratio.items()},
+            "privib_vs_hand_best_of_reps": best,
             "target_cpu": verdict("privib / hand-written loop, by CPU time", ratio["privib_vs_hand"]["cpu"], 0.9, True),
             "target": verdict("privib / hand-written loop samples/s (wall)", ratio["privib_vs_hand"]["wall"], 0.9, True),
         }

@@ -76,3 +76,28 @@ def test_the_fused_check_finds_nan_and_inf_and_is_not_fooled_by_huge_finite_grad
         parameters[1].grad = torch.tensor([0.0, bad, 1.0])
         assert not gradients_finite(optimizer)
     assert parameters[1].grad[2] == 1.0  # the gradients themselves are left as they were
+
+
+def test_the_fallback_check_agrees_where_torch_has_no_fused_check(monkeypatch):
+    def unavailable(*args, **kwargs):
+        raise NotImplementedError("no fused check for these gradients")
+
+    monkeypatch.setattr(torch, "_amp_foreach_non_finite_check_and_unscale_", unavailable)
+    parameters = [torch.nn.Parameter(torch.ones(3)), torch.nn.Parameter(torch.ones(2, dtype=torch.float64))]
+    optimizer = torch.optim.SGD(parameters, lr=0.1)
+    parameters[0].grad = torch.full((3,), 3e38)
+    parameters[1].grad = torch.tensor([1e300, -1e300], dtype=torch.float64)  # finite in float64, not in float32
+    assert gradients_finite(optimizer)
+    for bad in (float("nan"), float("inf")):
+        parameters[1].grad = torch.tensor([bad, 0.0], dtype=torch.float64)
+        assert not gradients_finite(optimizer)
+
+
+def test_the_fused_check_takes_float64_gradients_without_overflow():
+    parameters = [torch.nn.Parameter(torch.ones(2, dtype=torch.float64))]
+    optimizer = torch.optim.SGD(parameters, lr=0.1)
+    parameters[0].grad = torch.tensor([1e300, -1e300], dtype=torch.float64)
+    assert gradients_finite(optimizer)
+    parameters[0].grad = torch.tensor([1e300, float("-inf")], dtype=torch.float64)
+    assert not gradients_finite(optimizer)
+    assert parameters[0].grad[0] == 1e300  # multiplied by exactly 1.0
