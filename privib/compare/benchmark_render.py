@@ -1,8 +1,8 @@
 """A benchmark as people read it: per data set a Markdown table, a CSV and a two-panel plot, and an index.
 
 ``write_benchmark(benchmarks, out_dir)`` writes ``<data set>.md``, ``<data set>.csv`` and
-``<data set>.png`` for each data set and ``index.md`` linking them (a folder's hand-written
-``README.md`` is never touched).
+``<data set>.png`` for each data set and ``index.md`` linking them, keeping the rows of data sets an
+earlier write left in the folder (a folder's hand-written ``README.md`` is never touched).
 """
 from __future__ import annotations
 
@@ -200,21 +200,23 @@ def plot_benchmark(bench: DatasetBenchmark, path: str | os.PathLike[str]) -> Pat
     return save_figure(figure, path)
 
 
+_INDEX_HEADER = ["| data set | runs | methods | table | data | from |", "| --- | --- | --- | --- | --- | --- |"]
+
+
 def write_benchmark(benchmarks: Sequence[DatasetBenchmark], out_dir: str | os.PathLike[str], plot: bool = True,
                     command: str | None = None) -> dict[str, Path]:
-    """Write ``<data set>.md/.csv/.png`` per data set and ``index.md``; returns the paths by name."""
+    """Write ``<data set>.md/.csv/.png`` per data set and ``index.md``; returns the paths by name.
+
+    ``index.md`` gets one row per data set written here, saying which runs and command it came from and
+    when; the rows of data sets an earlier write put in this folder stay while their table is still there,
+    so benchmarks of several run folders can share one folder.
+    """
     from privib.io import write_text_atomic
 
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    lines = ["# privib benchmark: results", "",
-             "Per data set, per method: the best accuracy within each leakage-AUC and DP-gap budget, the transfer "
-             "accuracy above base rate there, and the dominated area. What the columns mean and how to run it: "
-             "[README.md](README.md) beside this file (in a checkout: docs/benchmark/README.md).", ""]
-    if command:
-        lines += [f"Written by `{command}`.", ""]
-    lines += ["| data set | runs | methods | table | data |", "| --- | --- | --- | --- | --- |"]
+    rows: dict[str, str] = {}
     for bench in benchmarks:
         stem = file_stem(bench.name)
         paths[f"{stem}.csv"] = out / f"{stem}.csv"
@@ -223,11 +225,34 @@ def write_benchmark(benchmarks: Sequence[DatasetBenchmark], out_dir: str | os.Pa
             paths[f"{stem}.png"] = plot_benchmark(bench, out / f"{stem}.png")
         paths[f"{stem}.md"] = out / f"{stem}.md"
         write_text_atomic(paths[f"{stem}.md"], benchmark_markdown(bench, f"{stem}.png" if plot else None))
-        lines.append(f"| {bench.name} | {len(bench.leakage.runs)} | {len(bench.table)} | [{stem}.md]({stem}.md) | "
-                     f"[{stem}.csv]({stem}.csv) |")
+        origin = ", ".join(bench.leakage.sources) or "the given runs"
+        origin += f" (`{command}`)" if command else ""
+        rows[stem] = (f"| {bench.name} | {len(bench.leakage.runs)} | {len(bench.table)} | [{stem}.md]({stem}.md) | "
+                      f"[{stem}.csv]({stem}.csv) | {origin}, {time.strftime('%Y-%m-%d')} |")
+    kept = {stem: row for stem, row in _earlier_index_rows(out / "index.md").items() if stem not in rows}
+    lines = ["# privib benchmark: results", "",
+             "Per data set, per method: the best accuracy within each leakage-AUC and DP-gap budget, the transfer "
+             "accuracy above base rate there, and the dominated area. What the columns mean and how to run it: "
+             "[README.md](README.md) beside this file (in a checkout: docs/benchmark/README.md).", "",
+             "Each row was written by `privib compare --benchmark` or `privib sweep` from the run folder it names; a "
+             "later write into this folder replaces the rows of its data sets and keeps the others.", "",
+             *_INDEX_HEADER, *(row for _, row in sorted({**kept, **rows}.items()))]
     paths["index"] = out / "index.md"
     write_text_atomic(paths["index"], "\n".join(lines) + "\n")
     return paths
+
+
+def _earlier_index_rows(index: Path) -> dict[str, str]:
+    """The data-set rows of an ``index.md`` written here before, by file stem, whose table is still beside it."""
+    if not index.is_file():
+        return {}
+    rows: dict[str, str] = {}
+    for line in index.read_text(encoding="utf-8", errors="replace").splitlines():
+        match = re.match(r"\| [^|]+ \| [^|]+ \| [^|]+ \| \[([A-Za-z0-9_.-]+)\.md\]\(\1\.md\) \|", line)
+        if match and (index.parent / f"{match.group(1)}.md").is_file():
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            rows[match.group(1)] = line if len(cells) == 6 else "| " + " | ".join([*cells[:5], "an earlier write"]) + " |"
+    return rows
 
 
 def print_benchmark(benchmarks: Sequence[DatasetBenchmark], paths: dict[str, Path], stream: Any = None) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 import yaml
@@ -112,3 +113,23 @@ def test_markdown_bolds_the_winner_even_a_baseline_and_files_are_written(bench_r
     assert "[adult.md](adult.md)" in (out / "index.md").read_text()
     one_seed = (out / "adult-sex_race.md").read_text()
     assert "0.700 (n=1)" in one_seed and "no transfer table" in one_seed
+
+
+def test_the_index_keeps_the_rows_of_data_sets_an_earlier_write_left_in_the_folder(bench_runs, tmp_path):
+    records, _ = load_run_folders([bench_runs])
+    adult, both = benchmark_records(records, sources=["runs/one"])
+    out = tmp_path / "out"
+    write_benchmark([adult, both], out, plot=False, command="privib sweep one.yaml")
+    write_benchmark([adult], out, plot=False, command="privib compare --benchmark")
+    rows = [line for line in (out / "index.md").read_text().splitlines() if line.startswith("| adult")]
+    assert [row.split(" | ")[3] for row in rows] == ["[adult.md](adult.md)", "[adult-sex_race.md](adult-sex_race.md)"]
+    assert rows[0].endswith("(`privib compare --benchmark`), " + time.strftime("%Y-%m-%d") + " |")
+    assert "runs/one (`privib sweep one.yaml`)" in rows[1]  # kept as the first write wrote it
+    (out / "adult-sex_race.md").unlink()  # its table is gone: so is its row
+    index = out / "index.md"
+    index.write_text(index.read_text() + "| health | 9 | 2 | [health.md](health.md) | [health.csv](health.csv) |\n")
+    (out / "health.md").write_text("# an older table\n")  # a row of the index's earlier, five-column form
+    write_benchmark([adult], out, plot=False)
+    rows = [line for line in index.read_text().splitlines() if line.startswith(("| adult", "| health"))]
+    assert [row.split(" | ")[0] for row in rows] == ["| adult", "| health"]
+    assert rows[1] == "| health | 9 | 2 | [health.md](health.md) | [health.csv](health.csv) | an earlier write |"
