@@ -116,6 +116,10 @@ def infer_method(config: dict[str, Any]) -> str:
     if isinstance(method, str) and method:
         return method
     model = config.get("model") or {}
+    if model.get("objective") in ("fcrl", "laftr"):  # a reference method's objective names it
+        return str(model["objective"])
+    if model.get("release") == "cells":
+        return "cells"
     adversary = float(model.get("adv_weight") or 0) > 0
     if model.get("deterministic"):
         return "adv" if adversary else "mlp"
