@@ -17,9 +17,10 @@ stopping off), with the config's torch thread count, interleaved repetition by r
 
 Samples per second = training rows x epochs / wall time of the whole fit. Target: privib
 at least 0.9 of ``hand`` (median of the per-repetition ratios). On a shared machine whose speed
-drifts by a fifth within a minute, that median moves by about 0.05 from one series to the next; the
-ratio of each variant's fastest repetition (printed as ``best-of-n``, informational) is steadier,
-as other load only ever slows a repetition down.
+drifts by a fifth within a minute, that median moves by 0.05-0.1 from one series to the next. The
+ratio of each variant's fastest repetition (printed as ``best-of-n``, informational) is the usual
+estimate when load only slows a repetition down; here it moved as much (0.84-1.01 in one evening),
+since a single fast repetition of either variant decides it.
 """
 from __future__ import annotations
 
