@@ -23,8 +23,8 @@ def gradients_finite(optimizer: Any) -> bool:
 
     One fused test instead of one synchronised ``isfinite(grad).all()`` per parameter, four times per
     batch at the default config: torch's multi-tensor check of its gradient scaler (one kernel over all
-    gradients, which it multiplies by exactly 1.0), 3-4x cheaper than the concatenating test that
-    :func:`_concatenated_finite` keeps for tensors or torch builds that op does not take.
+    gradients, which it multiplies by exactly 1.0), about half the cost of the concatenating test that
+    :func:`_concatenated_finite` keeps for gradients or torch builds that op does not take.
     """
     grads = [p.grad for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
     if not grads:
@@ -32,7 +32,7 @@ def gradients_finite(optimizer: Any) -> bool:
     found, unit = torch.zeros(1, device=grads[0].device), torch.ones(1, device=grads[0].device)
     try:
         torch._amp_foreach_non_finite_check_and_unscale_(grads, found, unit)
-    except (RuntimeError, NotImplementedError, AttributeError):  # integer or sparse gradients, several devices
+    except (RuntimeError, NotImplementedError, AttributeError):  # sparse gradients, several devices, no such op
         return _concatenated_finite(grads)
     return found.item() == 0.0
 
