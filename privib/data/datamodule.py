@@ -102,7 +102,7 @@ def _prior(codes: np.ndarray, n_classes: int) -> list[float]:
 class PrivibDataModule(pl.LightningDataModule):
     """Load a registered dataset, split off a seeded validation set, preprocess, batch.
 
-    ``data.name adult`` (and the other named datasets) take only the first eleven options;
+    ``data.name adult`` (and the other named datasets) take only the first twelve options;
     ``data.name tabular`` reads any table and takes the rest (``privib datasets`` lists names).
 
     Parameters
@@ -133,6 +133,10 @@ class PrivibDataModule(pl.LightningDataModule):
         ``[pcg1 > 0, workclass == Private]`` (ops ``> >= < <= == !=``; a rule's classes are no / yes).
     hold_out
         More input columns removed from the encoder's inputs without being predicted (patterns such as ``pcg*``).
+    numeric_bins
+        0 (default): numeric inputs are standardized values. N >= 2: each numeric input also becomes a one-hot
+        block of at most N quantile bins of its distinct training values, after the categoricals, so the encoder
+        sees thresholds (Adult's capital-gain amounts) a standardized value hides (``privib.data.numeric_bins``).
     path
         tabular: the training table: a CSV / TSV / Parquet / JSON-lines file (compressed too), a
         Hugging Face dataset folder, or a Hugging Face dataset name (read through ``datasets``).
@@ -196,6 +200,7 @@ class PrivibDataModule(pl.LightningDataModule):
         options: dict[str, Any] | None = None,
         transfer: list[str] | str | None = None,
         hold_out: list[str] | str | None = None,
+        numeric_bins: int = 0,
         path: str | None = None,
         target: str | None = None,
         test: str | None = None,
@@ -223,6 +228,8 @@ class PrivibDataModule(pl.LightningDataModule):
             raise ConfigError(f"data.val_fraction must be in (0, 0.9), got {val_fraction}")
         if batch_size < 1 or eval_batch_size < 1:
             raise ConfigError("data.batch_size and data.eval_batch_size must be at least 1")
+        if isinstance(numeric_bins, bool) or not isinstance(numeric_bins, int) or numeric_bins < 0 or numeric_bins == 1:
+            raise ConfigError(f"data.numeric_bins must be 0 (no bins) or a whole number of at least 2, got {numeric_bins!r}")
         self.name = name
         self.root = root
         self.sensitive = parse_sensitive(sensitive) if sensitive not in (None, "", []) else []
@@ -234,6 +241,7 @@ class PrivibDataModule(pl.LightningDataModule):
         self.options = dict(options or {})
         self.transfer = transfer
         self.hold_out = hold_out
+        self.numeric_bins = numeric_bins
         self.transfer_tasks: list[TransferTask] = []
         self.table_options: dict[str, Any] = {
             "path": path, "target": target, "test": test, "test_fraction": test_fraction, "config_name": config_name,
@@ -310,6 +318,7 @@ class PrivibDataModule(pl.LightningDataModule):
             missing_categorical=None if table.missing_categorical == "error" else table.missing_categorical,
             na_values=list(table.na_values),
             recode={c: m for c, m in table.recode.items() if c not in drop},
+            bins=self.numeric_bins,
         ).fit(train_frame)
         target_classes = self._target_classes(table, train_frame)
         sensitive_classes = {

@@ -1,12 +1,10 @@
-"""Raw records to feature vectors: standardized numeric columns then one-hot categoricals.
+"""Raw records to feature vectors: standardized numeric columns, one-hot categoricals, then numeric bins.
 
 Fitted on training rows only and serialized to JSON, so an exported encoder can turn a
 user's raw table into the exact vector it was trained on, without scikit-learn or pickle.
 """
 from __future__ import annotations
 
-import math
-from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 from collections.abc import Iterable
@@ -14,6 +12,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
+from privib.data.numeric_bins import bin_cuts, bin_labels, one_hot_bins
+from privib.data.preprocess_spec import PreprocessSpecError, category_entry, cut_points, item, number, short, typed
 from privib.errors import DataError
 
 FORMAT_VERSION = 1
@@ -27,22 +27,6 @@ STD_RANGE = (1e-30, 1e30)
 MEAN_LIMIT = 1e30
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _TRUE_FALSE = {"true": "True", "false": "False"}
-_KINDS: dict[type, str] = {dict: "an object", list: "a list", str: "a string", float: "a number"}
-
-
-class PreprocessSpecError(DataError):
-    """One field of a preprocess spec (preprocess.json) is missing, of the wrong type or out of range."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"preprocess spec field {field} {problem}: re-export the encoder")
-        self.field = field
-        self.problem = problem
-
-
-def _short(value: Any, limit: int = 80) -> str:
-    """``repr(value)`` cut to ``limit`` characters: a message never echoes a huge value."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def category_strings(values: pd.Series, na_values: Iterable[str] = ()) -> pd.Series:
@@ -113,7 +97,7 @@ def _number_strings(numbers: np.ndarray) -> np.ndarray:
 
 @dataclass
 class TabularPreprocessor:
-    """Standardize numeric columns and one-hot encode categorical ones.
+    """Standardize numeric columns and one-hot encode categorical ones (and, with ``bins``, bin the numeric ones).
 
     ``unknown_category``: ``zeros`` encodes a category never seen in training as an all-zero
     one-hot group; ``error`` refuses it. ``missing``: ``error`` refuses NaN / empty values;
@@ -124,6 +108,9 @@ class TabularPreprocessor:
     columns, ``category`` (missing is its own category, ``<missing>``, when the training rows
     had any; otherwise an all-zero one-hot group). ``na_values`` are extra strings that mean
     missing; ``recode`` renames categorical input values before encoding (``{column: {old: new}}``).
+    ``bins`` (0: off) also gives each numeric column as a one-hot block of at most that many quantile
+    bins of its distinct training values (:mod:`privib.data.numeric_bins`), after the categoricals;
+    ``cuts`` holds the fitted cut points, in standardized units.
     """
 
     numeric: list[str]
@@ -138,8 +125,12 @@ class TabularPreprocessor:
     missing_categorical: str | None = None
     na_values: list[str] = field(default_factory=list)
     recode: dict[str, dict[str, str | None]] = field(default_factory=dict)
+    bins: int = 0
+    cuts: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 0 or self.bins == 1:
+            raise DataError(f"numeric bins must be 0 (off) or a whole number of at least 2, got {self.bins!r}")
         if self.unknown_category not in UNKNOWN_POLICIES:
             raise DataError(f"unknown_category policy '{self.unknown_category}' is not one of {UNKNOWN_POLICIES}")
         if self.missing not in MISSING_POLICIES:
@@ -174,12 +165,20 @@ class TabularPreprocessor:
         names = list(self.numeric)
         for column in self.categorical:
             names.extend(f"{column}={value}" for value in self.vocab[column])
+        for column in self.binned:
+            names.extend(bin_labels(column, self.cuts[column], self.means[column], self.stds[column]))
         return names
+
+    @property
+    def binned(self) -> list[str]:
+        """Numeric columns that also have bins, in order (a constant column has none)."""
+        return [c for c in self.numeric if self.cuts.get(c)]
 
     @property
     def n_features(self) -> int:
         """Width of the feature vector."""
-        return len(self.numeric) + sum(len(self.vocab[c]) for c in self.categorical)
+        return (len(self.numeric) + sum(len(self.vocab[c]) for c in self.categorical)
+                + sum(len(self.cuts[c]) + 1 for c in self.binned))
 
     def layout(self) -> dict[str, Any]:
         """Where each raw column lives in the feature vector, with training marginals (for perturbations)."""
@@ -189,10 +188,16 @@ class TabularPreprocessor:
             width = len(self.vocab[column])
             groups.append(list(range(start, start + width)))
             start += width
+        bins = []
+        for column in self.binned:
+            width = len(self.cuts[column]) + 1
+            bins.append([self.numeric.index(column), list(self.cuts[column]), list(range(start, start + width))])
+            start += width
         return {
             "numeric_idx": list(range(len(self.numeric))),
             "categorical_groups": groups,
             "train_marginals": [np.asarray(self.frequencies[c], dtype=np.float64) for c in self.categorical],
+            "numeric_bins": bins,
         }
 
     def fit(self, frame: pd.DataFrame) -> TabularPreprocessor:
@@ -211,6 +216,8 @@ class TabularPreprocessor:
                 )
             self.means[column] = mean
             self.stds[column] = std if std >= STD_RANGE[0] else 1.0
+            if self.bins:
+                self.cuts[column] = bin_cuts((finite - mean) / self.stds[column], self.bins)
         for column in self.categorical:
             raw = self._categories(frame, column)
             if raw.isna().all():
@@ -237,7 +244,7 @@ class TabularPreprocessor:
             if bad.any():
                 if self.numeric_policy != "impute" or np.isinf(values[bad]).any():
                     raise DataError(
-                        f"column {_short(column)} has {int(bad.sum())} missing or non-finite values "
+                        f"column {short(column)} has {int(bad.sum())} missing or non-finite values "
                         f"(first at row {int(np.flatnonzero(bad)[0])}): {self._missing_fix(self.numeric_policy)}"
                     )
                 values = np.where(bad, self.means[column], values)
@@ -245,7 +252,7 @@ class TabularPreprocessor:
             huge = np.abs(scaled) > _FLOAT32_MAX
             if huge.any():
                 raise DataError(
-                    f"column {_short(column)} has {int(huge.sum())} value(s) too large to encode as float32 "
+                    f"column {short(column)} has {int(huge.sum())} value(s) too large to encode as float32 "
                     f"(first at row {int(np.flatnonzero(huge)[0])}): fix or drop them"
                 )
             out[:, j] = scaled
@@ -264,17 +271,21 @@ class TabularPreprocessor:
                     unseen_missing = missing if MISSING_TOKEN not in vocab else unseen_missing
                 else:
                     raise DataError(
-                        f"column {_short(column)} has {int(missing.sum())} missing values "
+                        f"column {short(column)} has {int(missing.sum())} missing values "
                         f"(first at row {int(np.flatnonzero(missing)[0])}): {self._missing_fix(policy)}"
                     )
             codes = pd.Index(vocab, dtype=object).get_indexer(raw.to_numpy(dtype=object))
             unknown = codes < 0
             if (unknown & ~unseen_missing).any() and self.unknown_category == "error":
                 examples = sorted(set(raw[unknown & ~unseen_missing].tolist()))[:3]
-                raise DataError(f"column {_short(column)} has categories never seen in training: {_short(examples)}")
+                raise DataError(f"column {short(column)} has categories never seen in training: {short(examples)}")
             rows = np.flatnonzero(~unknown)
             out[rows, start + codes[rows]] = 1.0
             start += len(vocab)
+        for column in self.binned:
+            block = one_hot_bins(out[:, self.numeric.index(column)], self.cuts[column])
+            out[:, start:start + block.shape[1]] = block
+            start += block.shape[1]
         return out
 
     def rows_with_missing(self, frame: pd.DataFrame) -> np.ndarray:
@@ -319,14 +330,16 @@ class TabularPreprocessor:
         try:
             return pd.to_numeric(values, errors="raise").to_numpy(dtype=np.float64)
         except (ValueError, TypeError) as exc:
-            raise DataError(f"numeric column {_short(column)} holds non-numeric values ({exc}): fix the file or declare it categorical") from exc
+            raise DataError(f"numeric column {short(column)} holds non-numeric values ({exc}): fix the file or declare it categorical") from exc
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready description of everything needed to reproduce ``transform``."""
         return {
             "format_version": FORMAT_VERSION,
             "input_columns": self.input_columns,
-            "numeric": {c: {"mean": self.means[c], "std": self.stds[c]} for c in self.numeric},
+            "numeric": {c: {"mean": self.means[c], "std": self.stds[c], **({"bins": self.cuts[c]} if self.cuts.get(c) else {})}
+                        for c in self.numeric},
+            "numeric_bins": self.bins,
             "categorical": {c: {"categories": self.vocab[c], "frequencies": self.frequencies[c]} for c in self.categorical},
             "feature_names": self.feature_names,
             "unknown_category": self.unknown_category,
@@ -342,85 +355,46 @@ class TabularPreprocessor:
     def from_dict(cls, spec: Any) -> TabularPreprocessor:
         """Rebuild a fitted preprocessor from :meth:`to_dict` output, checking every field's type and range
         (the spec may come from a damaged or hostile export folder): PreprocessSpecError names the first bad one."""
-        _typed(spec, dict, "(the whole spec)")
+        typed(spec, dict, "(the whole spec)")
         if type(spec.get("format_version")) is not int or spec["format_version"] != FORMAT_VERSION:
-            raise PreprocessSpecError("format_version", f"is {_short(spec.get('format_version'))}, not {FORMAT_VERSION}")
-        numeric, categorical = _item(spec, "numeric", dict), _item(spec, "categorical", dict)
+            raise PreprocessSpecError("format_version", f"is {short(spec.get('format_version'))}, not {FORMAT_VERSION}")
+        numeric, categorical = item(spec, "numeric", dict), item(spec, "categorical", dict)
         means: dict[str, float] = {}
         stds: dict[str, float] = {}
+        cuts: dict[str, list[float]] = {}
         for column, entry in numeric.items():
-            where = f"numeric[{_short(column)}]"
-            _typed(entry, dict, where)
-            means[column] = _number(_item(entry, "mean", float, where), f"{where}.mean", -MEAN_LIMIT, MEAN_LIMIT)
-            stds[column] = _number(_item(entry, "std", float, where), f"{where}.std", *STD_RANGE)
+            where = f"numeric[{short(column)}]"
+            typed(entry, dict, where)
+            means[column] = number(item(entry, "mean", float, where), f"{where}.mean", -MEAN_LIMIT, MEAN_LIMIT)
+            stds[column] = number(item(entry, "std", float, where), f"{where}.std", *STD_RANGE)
+            if entry.get("bins") is not None:
+                cuts[column] = cut_points(item(entry, "bins", list, where), f"{where}.bins")
+        bins = spec.get("numeric_bins", 0)
+        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 0 or bins == 1:
+            raise PreprocessSpecError("numeric_bins", f"is {short(bins)}, not 0 or a whole number of at least 2")
         vocab: dict[str, list[str]] = {}
         frequencies: dict[str, list[float]] = {}
         for column, entry in categorical.items():
-            where = f"categorical[{_short(column)}]"
+            where = f"categorical[{short(column)}]"
             if column in numeric:
                 raise PreprocessSpecError(where, "names a column that is also numeric")
-            vocab[column], frequencies[column] = _category_entry(_typed(entry, dict, where), where)
+            vocab[column], frequencies[column] = category_entry(typed(entry, dict, where), where)
         policies: dict[str, Any] = {}
         for key, allowed in (("unknown_category", UNKNOWN_POLICIES), ("missing", MISSING_POLICIES),
                              ("missing_numeric", NUMERIC_MISSING_POLICIES), ("missing_categorical", CATEGORICAL_MISSING_POLICIES)):
-            policies[key] = _item(spec, key, str, optional=key.startswith("missing_"))
+            policies[key] = item(spec, key, str, optional=key.startswith("missing_"))
             if policies[key] is not None and policies[key] not in allowed:
-                raise PreprocessSpecError(key, f"is {_short(policies[key])}, not one of {', '.join(allowed)}")
+                raise PreprocessSpecError(key, f"is {short(policies[key])}, not one of {', '.join(allowed)}")
         if spec.get("missing_token", MISSING_TOKEN) != MISSING_TOKEN:
-            raise PreprocessSpecError("missing_token", f"is {_short(spec['missing_token'])}, not {MISSING_TOKEN!r}")
-        na_values = [_typed(v, str, f"na_values[{i}]") for i, v in enumerate(_item(spec, "na_values", list, optional=True) or [])]
-        recode = _item(spec, "recode", dict, optional=True) or {}
+            raise PreprocessSpecError("missing_token", f"is {short(spec['missing_token'])}, not {MISSING_TOKEN!r}")
+        na_values = [typed(v, str, f"na_values[{i}]") for i, v in enumerate(item(spec, "na_values", list, optional=True) or [])]
+        recode = item(spec, "recode", dict, optional=True) or {}
         for column, mapping in recode.items():
-            for old, new in _typed(mapping, dict, f"recode[{_short(column)}]").items():
-                _typed("" if new is None else new, str, f"recode[{_short(column)}][{_short(old)}]")
+            for old, new in typed(mapping, dict, f"recode[{short(column)}]").items():
+                typed("" if new is None else new, str, f"recode[{short(column)}][{short(old)}]")
         restored = cls(numeric=list(numeric), categorical=list(categorical), means=means, stds=stds, vocab=vocab,
-                       frequencies=frequencies, na_values=na_values, recode=recode, **policies)
+                       frequencies=frequencies, na_values=na_values, recode=recode, bins=bins, cuts=cuts, **policies)
         for key in ("input_columns", "feature_names"):
             if key in spec and spec[key] != getattr(restored, key):
                 raise PreprocessSpecError(key, "does not match the numeric and categorical entries")
         return restored
-
-
-def _typed(value: Any, kind: type, field: str) -> Any:
-    """``value`` if it has JSON type ``kind`` (float: any number but a boolean); PreprocessSpecError otherwise."""
-    if not (isinstance(value, (int, float)) and not isinstance(value, bool) if kind is float else isinstance(value, kind)):
-        raise PreprocessSpecError(field, f"is {_short(value)}, not {_KINDS[kind]}")
-    return value
-
-
-def _item(obj: dict[str, Any], key: str, kind: type, where: str = "", optional: bool = False) -> Any:
-    """``obj[key]`` checked by :func:`_typed` (None for an absent or null optional key); ``where`` prefixes the field."""
-    field = f"{where}.{key}" if where else key
-    if key not in obj or (optional and obj[key] is None):
-        if optional:
-            return None
-        raise PreprocessSpecError(field, "is missing")
-    return _typed(obj[key], kind, field)
-
-
-def _number(value: Any, field: str, low: float, high: float) -> float:
-    """``value`` as a finite number in ``[low, high]`` (NaN, inf and ints too large for a float are refused)."""
-    try:
-        number = float(_typed(value, float, field))
-    except OverflowError:
-        number = math.inf
-    if not low <= number <= high:
-        raise PreprocessSpecError(field, f"is {_short(value)}, not a finite number in [{low:g}, {high:g}]")
-    return number
-
-
-def _category_entry(entry: dict[str, Any], where: str) -> tuple[list[str], list[float]]:
-    """Distinct category strings and one training frequency in [0, 1] each, summing to 1."""
-    categories = [_typed(v, str, f"{where}.categories[{i}]") for i, v in enumerate(_item(entry, "categories", list, where))]
-    if not categories:
-        raise PreprocessSpecError(f"{where}.categories", "is empty")
-    if len(set(categories)) != len(categories):
-        duplicate = next(v for v, count in Counter(categories).items() if count > 1)
-        raise PreprocessSpecError(f"{where}.categories", f"lists {_short(duplicate)} more than once")
-    raw = _item(entry, "frequencies", list, where)
-    if len(raw) != len(categories):
-        raise PreprocessSpecError(f"{where}.frequencies", f"has {len(raw)} entries for {len(categories)} categories")
-    numbers = [_number(v, f"{where}.frequencies[{i}]", 0.0, 1.0) for i, v in enumerate(raw)]
-    if abs(sum(numbers) - 1.0) > 1e-6:
-        raise PreprocessSpecError(f"{where}.frequencies", f"sums to {sum(numbers):.6g}, not 1")
-    return categories, numbers

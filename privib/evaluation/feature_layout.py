@@ -2,7 +2,9 @@
 
 Perturbations (:mod:`privib.evaluation.robustness`) read it to keep one-hots valid under random
 perturbations and to move numeric features only under gradient attacks; the training split gives
-the marginals and means that corruption and masking draw from.
+the marginals and means that corruption and masking draw from. Bins of numeric columns
+(``data.numeric_bins``) follow their column: :meth:`FeatureLayout.rebin` re-derives them after
+a perturbation moved it, as the preprocessor would have written them.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from privib.data.numeric_bins import one_hot_bins
 
 __all__ = ["FeatureLayout", "LayoutLike", "layout_from_train"]
 
@@ -24,13 +28,15 @@ class FeatureLayout:
     column indices of each categorical feature. ``train_marginals``: per group, the
     training frequency of each category (same order as the group's columns).
     ``numeric_means``: training mean of each numeric column (0 after standardization;
-    default zeros).
+    default zeros). ``numeric_bins``: per binned numeric column, ``(its column, cut points,
+    the columns of its one-hot bins)`` (:mod:`privib.data.numeric_bins`).
     """
 
     numeric_idx: list[int]
     categorical_groups: list[list[int]] = field(default_factory=list)
     train_marginals: list[NDArray] = field(default_factory=list)
     numeric_means: NDArray | None = None
+    numeric_bins: list[tuple[int, list[float], list[int]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.numeric_idx = [int(i) for i in self.numeric_idx]
@@ -51,15 +57,30 @@ class FeatureLayout:
                 raise ValueError("each categorical group needs a non-empty, non-negative marginal of its size")
             margs.append(m / m.sum())
         self.train_marginals = margs
-        cols = self.numeric_idx + [i for g in self.categorical_groups for i in g]
+        self.numeric_bins = [(int(j), [float(c) for c in cuts], [int(i) for i in columns])
+                             for j, cuts, columns in self.numeric_bins]
+        for j, cuts, columns in self.numeric_bins:
+            if j not in self.numeric_idx or len(columns) != len(cuts) + 1:
+                raise ValueError("each numeric bin block needs a numeric column and one column more than its cuts")
+        cols = self._columns()
         if len(set(cols)) != len(cols) or any(i < 0 for i in cols):
             raise ValueError("layout column indices must be distinct and non-negative")
+
+    def _columns(self) -> list[int]:
+        bins = [i for _, _, columns in self.numeric_bins for i in columns]
+        return self.numeric_idx + [i for g in self.categorical_groups for i in g] + bins
 
     @property
     def n_columns(self) -> int:
         """Smallest matrix width consistent with the layout."""
-        cols = self.numeric_idx + [i for g in self.categorical_groups for i in g]
+        cols = self._columns()
         return max(cols) + 1 if cols else 0
+
+    def rebin(self, x: NDArray) -> NDArray:
+        """Rewrite, in place, the bins of every binned numeric column of ``x`` from its current value; returns ``x``."""
+        for j, cuts, columns in self.numeric_bins:
+            x[:, columns] = one_hot_bins(x[:, j], cuts)
+        return x
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | FeatureLayout) -> FeatureLayout:
@@ -71,6 +92,7 @@ class FeatureLayout:
             categorical_groups=[list(g) for g in d.get("categorical_groups", [])],
             train_marginals=list(d.get("train_marginals", [])),
             numeric_means=d.get("numeric_means"),
+            numeric_bins=[tuple(b) for b in d.get("numeric_bins", [])],
         )
 
 

@@ -17,6 +17,10 @@ Families (``FAMILIES``) and the meaning of their level:
   cross-entropy averaged over K samples of the encoder noise (expectation over
   transformation), so a stochastic encoder cannot hide a weak attack by randomizing its
   gradients.
+
+Bins of numeric columns (``data.numeric_bins``) follow their column: every family that moves a
+numeric value re-derives its bins (:meth:`FeatureLayout.rebin`; a gradient attack after each step),
+so the encoder sees what the preprocessor would have written for the perturbed values.
 """
 from __future__ import annotations
 
@@ -89,7 +93,7 @@ def gaussian_noise(
     lay, out, rng = FeatureLayout.from_dict(layout), _copy(x, layout), np.random.default_rng(random_state)
     if lay.numeric_idx and level > 0:
         out[:, lay.numeric_idx] += rng.normal(0.0, level, size=(out.shape[0], len(lay.numeric_idx)))
-    return out
+    return lay.rebin(out)
 
 
 def categorical_corruption(
@@ -122,6 +126,7 @@ def masking(
         hit = rng.random((n, len(lay.numeric_idx))) < level
         num = out[:, lay.numeric_idx]
         out[:, lay.numeric_idx] = np.where(hit, lay.numeric_means[None, :], num)
+        lay.rebin(out)
     for g, m in zip(lay.categorical_groups, lay.train_marginals):
         hit = np.flatnonzero(rng.random(n) < level)
         if hit.size:
@@ -321,6 +326,13 @@ def _task_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return nn.functional.cross_entropy(logits, y.long(), reduction="sum")
 
 
+def _rebinned(x: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
+    """``x`` with the bins of its binned numeric columns re-derived (a copy; ``x`` itself when nothing is binned)."""
+    if not layout.numeric_bins:
+        return x
+    return torch.from_numpy(layout.rebin(x.detach().cpu().numpy().copy())).to(x.device)
+
+
 def _eot_gradient(
     x: torch.Tensor, y: torch.Tensor, encoder: Encoder, task_head: Head, k: int, gen: torch.Generator
 ) -> torch.Tensor:
@@ -370,10 +382,10 @@ def _gradient_attack(
             adv = xb.clone()
             if random_start:
                 start = (torch.rand(xb.shape, generator=gen, dtype=xb.dtype) * 2 - 1).to(xb.device) * eps
-                adv = xb + start * mask
+                adv = _rebinned(xb + start * mask, lay)
             for _ in range(steps):
                 grad = _eot_gradient(adv, yb, encoder, task_head, k_samples, gen)
                 adv = adv + step_size * grad.sign() * mask
-                adv = xb + torch.clamp(adv - xb, -eps, eps) * mask  # project; categorical kept
+                adv = _rebinned(xb + torch.clamp(adv - xb, -eps, eps) * mask, lay)  # project; categorical kept
             out.append(adv.detach())
     return torch.cat(out)

@@ -7,6 +7,7 @@ tests/unit/conftest.py.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ def make_frame(n: int, seed: int = 0) -> pd.DataFrame:
     })
 
 
-def make_preprocessor(frame: pd.DataFrame, **policies: str) -> TabularPreprocessor:
+def make_preprocessor(frame: pd.DataFrame, **policies: Any) -> TabularPreprocessor:
     return TabularPreprocessor(numeric=list(NUMERIC), categorical=list(CATEGORICAL), **policies).fit(frame)
 
 
@@ -46,11 +47,12 @@ def make_encoder(input_dim: int, deterministic: bool = False, seed: int = 0) -> 
     return encoder.eval()
 
 
-def export_tiny(folder: Path, deterministic: bool = False, formats: str | None = None, release: str = "mean", **kwargs):
+def export_tiny(folder: Path, deterministic: bool = False, formats: str | None = None, release: str = "mean",
+                bins: int = 0, **kwargs):
     from privib.export.exporters import export_encoder
 
     frame = make_frame(400)
-    preprocessor = make_preprocessor(frame)
+    preprocessor = make_preprocessor(frame, bins=bins)
     encoder = make_encoder(preprocessor.n_features, deterministic)
     result = export_encoder(
         encoder, preprocessor, folder, formats=formats, dataset="synthetic", target="label", sensitive=["sex"],

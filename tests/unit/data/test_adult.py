@@ -59,3 +59,21 @@ def test_validation_split_is_seeded(adult_root):
     assert first.frames["val"].equals(again.frames["val"])
     assert not first.frames["val"].equals(other.frames["val"])
     assert first.frames["test"].equals(other.frames["test"])
+
+
+def test_numeric_bins_come_from_training_rows_and_a_bad_count_is_refused(adult_root):
+    from privib.errors import ConfigError
+
+    dm = PrivibDataModule(root=str(adult_root), numeric_bins=64)
+    dm.setup()
+    pre = dm.preprocessor
+    assert pre.binned == pre.numeric and dm.spec.input_dim == pre.n_features
+    # capital-gain has ~120 distinct training amounts in 92% zeros: 64 bins, the zeros in the first one
+    gain = dm.frames["train"]["capital-gain"].to_numpy(dtype=float)
+    columns = [i for i, n in enumerate(dm.spec.feature_names) if n.startswith("capital-gain in [")]
+    assert len(columns) == 64
+    block = dm.splits["train"].x[:, columns].numpy()
+    np.testing.assert_array_equal(block.sum(1), np.ones(len(gain)))
+    assert block[gain == 0].argmax(1).max() == 0 and (block[gain > 0].sum(0) > 0).sum() >= 60
+    with pytest.raises(ConfigError, match="data.numeric_bins"):
+        PrivibDataModule(root=str(adult_root), numeric_bins=1)

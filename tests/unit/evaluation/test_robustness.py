@@ -183,3 +183,20 @@ def test_layout_from_train_drift_and_encode(model) -> None:
         R.FeatureLayout([0, 1], [[1, 2]])  # overlapping columns
     with pytest.raises(ValueError):
         R.masking(x[:, :5], 0.5, _layout())  # matrix narrower than the layout
+
+
+def test_every_family_that_moves_a_number_rewrites_its_bins() -> None:
+    from privib.data.numeric_bins import bin_cuts, one_hot_bins
+
+    x, y = _data(400)
+    cuts = bin_cuts(x[:, 0], 6)
+    binned = np.hstack([x, one_hot_bins(x[:, 0], cuts)])
+    layout = {**_layout(), "numeric_bins": [(0, cuts, list(range(8, 8 + len(cuts) + 1)))]}
+    torch.manual_seed(0)
+    encoder, head = GaussianEncoder(0.0), nn.Linear(binned.shape[1], 1)
+    for family, level in [("noise", 1.0), ("masking", 0.5), ("pgd", 0.5), ("fgsm", 0.5)]:
+        out = R.perturb(family, binned, level, layout, y=y, encoder=encoder, task_head=head, random_state=3)
+        assert not np.array_equal(out[:, 0], binned[:, 0].astype(np.float32))
+        np.testing.assert_array_equal(out[:, 8:], one_hot_bins(out[:, 0], cuts), err_msg=family)
+    out = R.perturb("corruption", binned, 1.0, layout, random_state=3)
+    np.testing.assert_array_equal(out[:, 8:], binned[:, 8:])  # no number moved: the bins stay

@@ -246,3 +246,19 @@ def test_encode_returns_the_released_representation_by_default(tmp_path, release
     else:
         np.testing.assert_array_equal(default, encoder.encode(frame, sample=True, seed=7))
         assert np.abs(default - mean).mean() > 1e-3
+
+
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_an_encoder_trained_on_numeric_bins_encodes_raw_records_as_it_was_trained(tmp_path, backend):
+    import torch
+
+    from privib import load_encoder
+
+    _, trained, preprocessor = export_tiny(tmp_path / "export", bins=8)
+    assert preprocessor.binned == ["age", "hours"] and preprocessor.n_features == 2 + 7 + 16
+    encoder = load_encoder(tmp_path / "export", backend=backend)
+    frame = make_frame(200, seed=5)
+    with torch.no_grad():
+        expected = trained(torch.from_numpy(preprocessor.transform(frame)))[0].numpy()
+    np.testing.assert_allclose(encoder.encode(frame), expected, rtol=0, atol=1e-5)
+    assert encoder.feature_names[-1] == preprocessor.feature_names[-1] and " in [" in encoder.feature_names[-1]
