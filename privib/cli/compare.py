@@ -69,6 +69,9 @@ def build_parser() -> Any:
                         "best accuracy at leakage AUC <= 0.55/0.6/0.7 and protocol DP <= 0.05/0.1/0.2, the transfer accuracy "
                         "above base rate there and the dominated areas (<data set>.md/.csv), a two-panel plot (.png) and "
                         "index.md; accuracy task/probe/acc_max unless --accuracy (docs/benchmark/README.md)")
+    parser.add_argument("--datasets", default=None,
+                        help="with --benchmark: comma-separated data sets to write (default: every one found); "
+                        "the index keeps the rows of the others")
     return parser
 
 
@@ -86,6 +89,8 @@ def main(argv: list[str]) -> int:
     if args.benchmark and (args.thresholds is not None or args.x != "leakage" or args.log_wandb):
         raise ConfigError("privib compare --benchmark uses both axes (AUC <= 0.55/0.6/0.7, protocol DP <= 0.05/0.1/0.2): "
                           "drop --thresholds, --x and --log_wandb (privib sweep logs a benchmark to W&B)")
+    if args.datasets is not None and not args.benchmark:
+        raise ConfigError("privib compare: --datasets picks data sets of a benchmark and needs --benchmark")
     thresholds = parse_thresholds(args.thresholds, args.x)
     if args.wandb and args.paths:
         raise ConfigError("privib compare: give run/sweep folders or --wandb ENTITY/PROJECT, not both")
@@ -129,6 +134,14 @@ def _benchmark(records: Sequence[Any], skipped: int, sources: list[str], out_dir
                           "unfinished or unreadable run(s) skipped)")
     benchmarks = benchmark_records(records, accuracy_key=args.accuracy or BENCHMARK_ACCURACY, sources=sources,
                                    skipped=skipped, leakage=args.leakage)
+    if args.datasets is not None:
+        wanted = [name.strip() for name in args.datasets.split(",") if name.strip()]
+        found = [b.name for b in benchmarks]
+        missing = [name for name in wanted if name not in found]
+        if missing or not wanted:
+            raise ConfigError(f"privib compare --datasets: no finished runs of {', '.join(missing) or 'any data set'} "
+                              f"here; the data sets found are {', '.join(found)}")
+        benchmarks = [b for b in benchmarks if b.name in wanted]
     paths = write_benchmark(benchmarks, out_dir, plot=not args.no_plot, command="privib compare --benchmark")
     print_benchmark(benchmarks, paths)
     return 0

@@ -90,6 +90,14 @@ def test_compare_benchmark_writes_the_same_tables(bench):
     assert "8 points, 8 done, 0 to run" in again.stdout
     bad = run_privib("compare", "--benchmark", "runs/bench", "--thresholds", "0.6", cwd=work)
     assert bad.returncode == 2 and "drop --thresholds" in bad.stderr
+    # one data set rewritten: the other's table and index row stay
+    (out / "linear.md").write_text("kept\n")
+    one = run_privib("compare", "--benchmark", "runs/bench", "--out", "docs_bench", "--datasets", "xor", cwd=work,
+                     env={"WANDB_MODE": "disabled"})
+    assert one.returncode == 0, one.stderr[-3000:]
+    assert (out / "linear.md").read_text() == "kept\n" and "| linear |" in (out / "index.md").read_text()
+    unknown = run_privib("compare", "--benchmark", "runs/bench", "--datasets", "mnist", cwd=work)
+    assert unknown.returncode == 2 and "no finished runs of mnist here; the data sets found are linear, xor" in unknown.stderr
     manifest = yaml.safe_load((work / "runs/bench/sweep.yaml").read_text())
     assert set(manifest["datasets"]) == {"linear", "xor"} and {p["dataset"] for p in manifest["points"]} == {"linear", "xor"}
     assert json.loads(json.dumps(manifest["points"][0]["params"]))

@@ -123,8 +123,11 @@ def test_bad_flags_of_a_benchmark(tmp_path):
 def test_shipped_benchmark_specs_parse():
     for name, seeds, points in (("pipelines/benchmark.yaml", [0, 1, 2], 5), ("pipelines/benchmark_quick.yaml", [0, 1, 2], 3)):
         spec = load_sweep_spec(name)
-        assert list(spec.datasets) == ["adult", "health", "health_full"] and spec.seeds == seeds
+        assert list(spec.datasets) == ["adult", "adult_bins", "health", "health_full"] and spec.seeds == seeds
         assert spec.datasets["adult"].fixed["data.sensitive"] == "sex"
+        # the same inputs, each numeric one also in bins
+        bins = spec.datasets["adult_bins"].fixed
+        assert bins.pop("data.numeric_bins") == 64 and bins == spec.datasets["adult"].fixed
         assert spec.datasets["health"].fixed["data.sensitive"] == "age60"
         # the literature's accuracy-against-DP setting: every input kept, so no transfer task
         full = spec.datasets["health_full"].fixed
