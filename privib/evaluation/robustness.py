@@ -20,7 +20,8 @@ Families (``FAMILIES``) and the meaning of their level:
 
 Bins of numeric columns (``data.numeric_bins``) follow their column: every family that moves a
 numeric value re-derives its bins (:meth:`FeatureLayout.rebin`; a gradient attack after each step),
-so the encoder sees what the preprocessor would have written for the perturbed values.
+so the encoder sees what the preprocessor would have written for the perturbed values, and a
+gradient attack differentiates through a smooth surrogate of them (:mod:`privib.evaluation.binned_inputs`).
 """
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from numpy.typing import ArrayLike, NDArray
 from torch import nn
 
 from privib.errors import ConfigError
+from privib.evaluation.binned_inputs import rebinned, with_bin_gradients
 from privib.evaluation.feature_layout import FeatureLayout, LayoutLike, layout_from_train
 
 __all__ = [
@@ -326,19 +328,13 @@ def _task_loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return nn.functional.cross_entropy(logits, y.long(), reduction="sum")
 
 
-def _rebinned(x: torch.Tensor, layout: FeatureLayout) -> torch.Tensor:
-    """``x`` with the bins of its binned numeric columns re-derived (a copy; ``x`` itself when nothing is binned)."""
-    if not layout.numeric_bins:
-        return x
-    return torch.from_numpy(layout.rebin(x.detach().cpu().numpy().copy())).to(x.device)
-
-
 def _eot_gradient(
-    x: torch.Tensor, y: torch.Tensor, encoder: Encoder, task_head: Head, k: int, gen: torch.Generator
+    x: torch.Tensor, y: torch.Tensor, encoder: Encoder, task_head: Head, k: int, gen: torch.Generator,
+    layout: FeatureLayout,
 ) -> torch.Tensor:
-    """Gradient w.r.t. x of the task loss averaged over k samples of the encoder noise."""
+    """Gradient w.r.t. x of the task loss averaged over k samples of the encoder noise (through the bins' surrogate)."""
     x = x.detach().requires_grad_(True)
-    mean, scale = encoder(x)
+    mean, scale = encoder(with_bin_gradients(x, layout))
     noise = torch.randn((k, *mean.shape), generator=gen, dtype=mean.dtype, device="cpu").to(mean.device)
     z = mean.unsqueeze(0) + scale.unsqueeze(0) * noise  # (k, n, d)
     logits = task_head(z.reshape(-1, mean.shape[-1]))
@@ -382,10 +378,10 @@ def _gradient_attack(
             adv = xb.clone()
             if random_start:
                 start = (torch.rand(xb.shape, generator=gen, dtype=xb.dtype) * 2 - 1).to(xb.device) * eps
-                adv = _rebinned(xb + start * mask, lay)
+                adv = rebinned(xb + start * mask, lay)
             for _ in range(steps):
-                grad = _eot_gradient(adv, yb, encoder, task_head, k_samples, gen)
+                grad = _eot_gradient(adv, yb, encoder, task_head, k_samples, gen, lay)
                 adv = adv + step_size * grad.sign() * mask
-                adv = _rebinned(xb + torch.clamp(adv - xb, -eps, eps) * mask, lay)  # project; categorical kept
+                adv = rebinned(xb + torch.clamp(adv - xb, -eps, eps) * mask, lay)  # project; categorical kept
             out.append(adv.detach())
     return torch.cat(out)

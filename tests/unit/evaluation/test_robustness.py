@@ -200,3 +200,38 @@ def test_every_family_that_moves_a_number_rewrites_its_bins() -> None:
         np.testing.assert_array_equal(out[:, 8:], one_hot_bins(out[:, 0], cuts), err_msg=family)
     out = R.perturb("corruption", binned, 1.0, layout, random_state=3)
     np.testing.assert_array_equal(out[:, 8:], binned[:, 8:])  # no number moved: the bins stay
+
+
+class BinReader(nn.Module):
+    """An encoder that reads only the bins of column 0: z = +1 above cut ``k``, -1 below; no noise."""
+
+    def __init__(self, columns: list[int], k: int) -> None:
+        super().__init__()
+        self.columns = columns
+        self.register_buffer("w", torch.tensor([1.0 if i > k else -1.0 for i in range(len(columns))]))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mean = (x[:, self.columns] * self.w).sum(1, keepdim=True)
+        return mean, torch.zeros_like(mean)
+
+
+def test_a_gradient_attack_sees_through_the_bins() -> None:
+    # The label is which side of a cut the value lies; the encoder reads only the bins, whose exact gradient is 0.
+    from privib.data.numeric_bins import bin_cuts, one_hot_bins
+
+    v = np.random.default_rng(0).normal(size=2000)
+    cuts = bin_cuts(v, 8)
+    x = np.column_stack([v, one_hot_bins(v, cuts)]).astype(np.float32)
+    y = (v >= cuts[3]).astype(int)
+    columns = list(range(1, len(cuts) + 2))
+    layout = {"numeric_idx": [0], "numeric_bins": [(0, cuts, columns)]}
+    encoder, head = BinReader(columns, 3), nn.Linear(1, 1)
+    with torch.no_grad():
+        head.weight.fill_(5.0)
+        head.bias.zero_()
+    assert _acc(encoder, head, x, y) == 1.0
+    adv = R.perturb("fgsm", x, 0.5, layout, y=y, encoder=encoder, task_head=head, random_state=0)
+    near = np.abs(v - cuts[3]) < 0.5  # the rows one step of 0.5 can carry across the cut
+    assert near.mean() > 0.3
+    assert _acc(encoder, head, adv, y) == pytest.approx(1.0 - near.mean(), abs=0.02)
+    np.testing.assert_array_equal(adv[:, columns], one_hot_bins(adv[:, 0], cuts))
