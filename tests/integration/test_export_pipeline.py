@@ -1,7 +1,7 @@
 """Export end to end on real Adult: the pipeline stage, W&B artifact, parity, a fresh-process round trip, the CLIs.
 
-One tiny run (1 epoch; evaluation cut to a logistic-regression probe and attacker) is
-trained per module and shared by every test.
+One tiny run (1 epoch; evaluation cut to a logistic-regression probe and attacker; numeric inputs
+also in bins) is trained per module and shared by every test.
 """
 from __future__ import annotations
 
@@ -66,7 +66,9 @@ def run(tmp_path_factory, adult_root):
              "trainer": {"max_epochs": 1, "enable_progress_bar": False}, "wandb": {"mode": "offline"},
              # the mean is released here so codes compare exactly with the checkpoint's own encoder;
              # the sampled release is covered in tests/unit/export (encode() follows the metadata)
-             "model": {"release": "mean"}}
+             "model": {"release": "mean"},
+             # numeric bins: raw records through the exported preprocess.json must bin as training did
+             "data": {"numeric_bins": 16}}
     if "evaluate" in stages:
         extra["evaluation"] = {"attackers": [LOGREG], "probes": [LOGREG], "attack_both": False,
                                "raw_reference": False, "n_boot": 20, "robustness": {}, "downstream": None,
@@ -123,6 +125,7 @@ def test_the_export_stage_writes_a_complete_export_folder(run, datamodule):
     assert meta["config_sha256"] == spec.config_sha256(config)
     assert meta["train_rows"] == len(datamodule.splits["train"]) and meta["dataset"] == "adult"
     assert meta["feature_names"] == datamodule.preprocessor.feature_names and meta["z_dim"] == config["model"]["z_dim"]
+    assert datamodule.preprocessor.binned and json.loads((export / "preprocess.json").read_text())["numeric_bins"] == 16
     assert (export / "config.yaml").read_text() == (folder / "config.yaml").read_text()
     card = (export / "MODEL_CARD.md").read_text()
     assert "not proven absent" in card and f"{meta['train_rows']} training rows" in card
