@@ -42,14 +42,19 @@ class FeatureGroups:
 def feature_groups(feature_names: Sequence[str]) -> FeatureGroups:
     """Derive the layout from the preprocessor's feature names.
 
-    Numeric features are named after their column; one-hot features ``column=value``. A
-    maximal run of consecutive ``column=...`` names with the same column is one group.
+    Numeric features are named after their column; one-hot features ``column=value``, and the bins
+    of a numeric column (``data.numeric_bins``) ``column in [lo, hi)`` after a feature named
+    ``column``. A maximal run of consecutive names of one column's values, or of its bins, is one group.
     """
     numeric: list[int] = []
     groups: list[list[int]] = []
     previous: str | None = None
-    for index, name in enumerate(feature_names):
-        column, sep, _ = str(name).partition("=")
+    names = [str(n) for n in feature_names]
+    for index, name in enumerate(names):
+        column, sep, _ = name.partition(" in [")
+        if not (sep and name.endswith(")") and column in names[:index]):  # not a bin of an earlier numeric column
+            column, sep, _ = name.partition("=")
+            column = column + "="
         if not sep:
             numeric.append(index)
             previous = None

@@ -15,6 +15,18 @@ def test_feature_groups_from_names():
     assert feature_groups(["a=1", "b=1", "a=2"]).categorical == ((0,), (1,), (2,))  # groups are contiguous runs
 
 
+
+def test_the_bins_of_a_numeric_column_are_one_group():
+    from privib.data.preprocessing import TabularPreprocessor
+    import pandas as pd
+
+    frame = pd.DataFrame({"age": [20, 30, 40, 50, 60], "hours": [1.0, 2.0, 2.0, 3.0, 9.0], "job": list("abcab")})
+    names = TabularPreprocessor(numeric=["age", "hours"], categorical=["job"], bins=3).fit(frame).feature_names
+    groups = feature_groups(names)
+    assert groups.numeric == (0, 1) and groups.categorical == ((2, 3, 4), (5, 6, 7), (8, 9, 10))
+    assert feature_groups(["x in [1, 2)", "c=y in [1, 2)"]).numeric == (0,)  # no numeric column of that name before it
+
+
 def test_reconstruction_nll_against_a_manual_computation():
     torch.manual_seed(0)
     x = torch.tensor([[0.5, -1.0, 0, 1, 0, 1, 0], [1.5, 0.0, 0, 0, 0, 0, 1]], dtype=torch.float32)  # row 2: unseen job
