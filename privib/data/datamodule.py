@@ -13,6 +13,7 @@ import torch
 
 from privib.data.base import TabularData
 from privib.data.loader import IndexBatchLoader
+from privib.data.numeric_bins import valid_bin_count
 from privib.data.preprocessing import TabularPreprocessor
 from privib.data.registry import get_dataset
 from privib.data.transfer import TransferTask, plan_transfer, transfer_codes, transfer_notes
@@ -228,7 +229,7 @@ class PrivibDataModule(pl.LightningDataModule):
             raise ConfigError(f"data.val_fraction must be in (0, 0.9), got {val_fraction}")
         if batch_size < 1 or eval_batch_size < 1:
             raise ConfigError("data.batch_size and data.eval_batch_size must be at least 1")
-        if isinstance(numeric_bins, bool) or not isinstance(numeric_bins, int) or numeric_bins < 0 or numeric_bins == 1:
+        if not valid_bin_count(numeric_bins):
             raise ConfigError(f"data.numeric_bins must be 0 (no bins) or a whole number of at least 2, got {numeric_bins!r}")
         self.name = name
         self.root = root

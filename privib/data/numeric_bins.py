@@ -17,7 +17,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["bin_cuts", "one_hot_bins", "bin_labels"]
+__all__ = ["valid_bin_count", "bin_cuts", "one_hot_bins", "bin_labels"]
+
+
+def valid_bin_count(value: object) -> bool:
+    """Whether ``value`` is a bin count privib takes: 0 (no bins) or a whole number of at least 2."""
+    return isinstance(value, int) and not isinstance(value, bool) and (value == 0 or value >= 2)
 
 
 def bin_cuts(scaled: NDArray, max_bins: int) -> list[float]:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from privib.data.numeric_bins import bin_cuts, bin_labels, one_hot_bins
+from privib.data.numeric_bins import bin_cuts, bin_labels, one_hot_bins, valid_bin_count
 from privib.data.preprocess_spec import PreprocessSpecError, category_entry, cut_points, item, number, short, typed
 from privib.errors import DataError
 
@@ -129,7 +129,7 @@ class TabularPreprocessor:
     cuts: dict[str, list[float]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.bins, bool) or not isinstance(self.bins, int) or self.bins < 0 or self.bins == 1:
+        if not valid_bin_count(self.bins):
             raise DataError(f"numeric bins must be 0 (off) or a whole number of at least 2, got {self.bins!r}")
         if self.unknown_category not in UNKNOWN_POLICIES:
             raise DataError(f"unknown_category policy '{self.unknown_category}' is not one of {UNKNOWN_POLICIES}")
@@ -370,7 +370,7 @@ class TabularPreprocessor:
             if entry.get("bins") is not None:
                 cuts[column] = cut_points(item(entry, "bins", list, where), f"{where}.bins")
         bins = spec.get("numeric_bins", 0)
-        if isinstance(bins, bool) or not isinstance(bins, int) or bins < 0 or bins == 1:
+        if not valid_bin_count(bins):
             raise PreprocessSpecError("numeric_bins", f"is {short(bins)}, not 0 or a whole number of at least 2")
         vocab: dict[str, list[str]] = {}
         frequencies: dict[str, list[float]] = {}
