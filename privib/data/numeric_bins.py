@@ -4,7 +4,7 @@ An MLP encoder reads a standardized number as one direction; thresholds on it (A
 capital-gain: a few exact amounts mark high incomes) take it many units to carve, and on
 Adult's benchmark inputs a plain MLP stayed at 0.846 accuracy where gradient boosting reached
 0.863. With each numeric column also given as one-hot bins (``data.numeric_bins``), the same
-MLP reached 0.862 (docs/results.md has the measurement). The bins are cut on the column's
+MLP reached 0.862 (docs/data.md, "Numeric bins", has the measurement). The bins are cut on the column's
 *distinct* training values, not its rows, so a column that is mostly one value (capital-gain
 is 0 in 92% of the rows) still gets bins where its other values lie.
 
