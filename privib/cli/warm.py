@@ -19,14 +19,25 @@ from typing import Any, NoReturn
 
 
 def preload() -> None:
-    """Import what every ``privib run`` needs before it reads its config: torch, Lightning, jsonargparse, the command."""
+    """Import what a ``privib`` command runs: torch, Lightning, jsonargparse and every privib module.
+
+    Every module, not only the command's: a point's stages import theirs lazily, so a sweep's points would
+    otherwise run whatever privib's files hold when each point reaches them, edits made during the sweep
+    included. Preloaded, every point runs the code as it was when the sweep started. No privib module
+    imports ``wandb`` or ``datasets`` at import time (each child imports those after it took its environment).
+    """
+    import importlib
+    import pkgutil
+
     import jsonargparse  # noqa: F401
     import pytorch_lightning  # noqa: F401
     import torch  # noqa: F401
 
-    import privib.cli  # noqa: F401
-    import privib.cli.run  # noqa: F401
-    import privib.pipeline.config  # noqa: F401
+    import privib
+
+    for module in pkgutil.walk_packages(privib.__path__, "privib."):
+        if module.name.rsplit(".", 1)[-1] != "__main__":  # running a __main__ would run its command
+            importlib.import_module(module.name)
 
 
 def become_command(args: list[str], cwd: str, env: dict[str, str], stdio: tuple[int, int, int]) -> NoReturn:

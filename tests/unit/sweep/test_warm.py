@@ -3,11 +3,16 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
+import privib
 from privib.sweep.local import child_env
 from privib.sweep.warm import WarmLauncher, warm_enabled
 
@@ -60,6 +65,30 @@ def test_an_interrupted_point_marks_its_run_failed(launcher, tmp_path):
     assert "privib: interrupted (SIGINT)" in log.read_text() and "Traceback" not in log.read_text()
     status = json.loads(next((tmp_path / "runs").glob("*/status.json")).read_text())
     assert status["state"] == "failed" and status["reason"] == "interrupted (SIGINT)"
+
+
+def test_points_run_the_code_as_it_was_when_the_helper_started(tmp_path, monkeypatch):
+    """A module a point imports lazily (``privib datasets``' own) edited after the helper started does not reach it."""
+    source = tmp_path / "src"
+    shutil.copytree(Path(privib.__file__).parent, source / "privib", ignore=shutil.ignore_patterns("__pycache__"))
+    env = {**child_env(1), "PYTHONPATH": str(source)}
+    monkeypatch.chdir(tmp_path)  # `python -m` and `-c` look in the working folder first
+    where = subprocess.run([sys.executable, "-c", "import privib; print(privib.__file__)"], env=env,
+                           capture_output=True, text=True, check=True).stdout
+    assert where.startswith(str(source)), where
+    started = WarmLauncher(env)
+    try:
+        probe = started.start(["datasets"], tmp_path / "before.log", env, cwd=tmp_path)
+        assert probe.wait(timeout=120) == 0  # the helper is up and has preloaded
+        with (source / "privib" / "cli" / "datasets.py").open("a") as module:
+            module.write("\nraise RuntimeError('edited after the sweep started')\n")
+        point = started.start(["datasets"], tmp_path / "after.log", env, cwd=tmp_path)
+        assert point.wait(timeout=120) == 0, (tmp_path / "after.log").read_text()
+        assert "adult" in (tmp_path / "after.log").read_text()
+    finally:
+        started.close()
+    fresh = subprocess.run([sys.executable, "-m", "privib.cli", "datasets"], env=env, capture_output=True, text=True)
+    assert fresh.returncode != 0 and "edited after the sweep started" in fresh.stderr  # a new interpreter does see it
 
 
 def test_warm_points_can_be_switched_off():
