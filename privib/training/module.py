@@ -13,6 +13,8 @@ from privib.errors import ConfigError
 from privib.models.distributions import LN2, kl_standard_normal, reparameterize
 from privib.models.gradient_reversal import grad_reverse
 from privib.models.vib import build_vib_model
+from privib.training.adversary_schedule import check_schedule, ramped_weight, reinitialize, resets_at
+from privib.training.options import check_non_negative, check_positive
 from privib.training.objectives import (EXTRA_FIGURES, adversary_loss, build_objective, check_objective,
                                         objective_figures, objective_step)
 from privib.training.steps import optimizer_update, train_batches
@@ -47,6 +49,9 @@ class VIBModule(pl.LightningModule):
         adv_weight: lambda, weight of the adversarial term in the encoder loss (>= 0).
         adv_mode: ``alternating`` updates or gradient reversal (``grl``).
         adv_steps: adversary updates per encoder update in alternating mode.
+        adv_warmup: epochs over which the encoder's adversary weight ramps up to ``adv_weight`` (0: none), and
+        adv_reset_every: re-initialize the adversaries every this many epochs (0: never); both in
+            :mod:`privib.training.adversary_schedule`.
         release: the representation handed downstream: the ``mean`` of q(z|x) or one ``sample`` z ~ q(z|x).
             The adversaries and the dependence penalty attack it, the audit's headline leakage measures
             it, and an exported encoder's ``encode`` returns it by default. ``cells``: a quantized encoder
@@ -98,6 +103,8 @@ class VIBModule(pl.LightningModule):
         adv_weight: float = 1.0,
         adv_mode: AdvMode = "alternating",
         adv_steps: int = 1,
+        adv_warmup: int = 0,
+        adv_reset_every: int = 0,
         release: Release = "mean",
         n_cells: int = 8,
         cell_temperature: float = 1.0,
@@ -117,8 +124,12 @@ class VIBModule(pl.LightningModule):
         critic_widths: list[int] = [50],
     ) -> None:
         super().__init__()
-        _check_non_negative(beta=beta, adv_weight=adv_weight, weight_decay=weight_decay)
-        _check_positive(lr=lr, adv_lr=adv_lr, adv_steps=adv_steps)
+        check_non_negative(beta=beta, adv_weight=adv_weight, weight_decay=weight_decay)
+        check_positive(lr=lr, adv_lr=adv_lr, adv_steps=adv_steps)
+        check_schedule(adv_warmup, adv_reset_every)
+        if adv_warmup and objective != "vib":
+            raise ConfigError(f"model.adv_warmup ramps the VIB objective's adversary weight; model.objective {objective} "
+                              "weighs its own terms: set model.adv_warmup 0")
         if adv_mode not in ("alternating", "grl"):
             raise ConfigError(f"model.adv_mode must be 'alternating' or 'grl', got '{adv_mode}'")
         if release not in ("mean", "sample", "cells"):
@@ -128,7 +139,7 @@ class VIBModule(pl.LightningModule):
                               "model.recon_weight 0 (or use --method cells)")
         if dep_penalty not in ("none", "mmd", "hsic", "tv"):
             raise ConfigError(f"model.dep_penalty must be none, mmd, hsic or tv, got '{dep_penalty}'")
-        _check_non_negative(dep_weight=dep_weight)
+        check_non_negative(dep_weight=dep_weight)
         if dep_penalty == "tv" and release != "cells":
             raise ConfigError("model.dep_penalty tv measures one-hot cells: use it with model.release cells (a Gaussian "
                               "z could shrink to evade it), or mmd / hsic")
@@ -212,12 +223,13 @@ class VIBModule(pl.LightningModule):
         task_ce = F.cross_entropy(logits, y)
         kl_mean = kl.mean()
         z_adv = self._adversary_input(mean, z)
+        adv_weight = ramped_weight(hp.adv_weight, hp.adv_warmup, self.current_epoch)
         if hp.adv_mode == "grl":
-            adv = self._adversary_ces(grad_reverse(z_adv, hp.adv_weight), s)
+            adv = self._adversary_ces(grad_reverse(z_adv, adv_weight), s)
             loss = task_ce + hp.beta * kl_mean + sum(ce for ce, _ in adv)
         else:
             adv = self._adversary_ces(z_adv, s)
-            loss = task_ce + hp.beta * kl_mean - hp.adv_weight * sum(ce for ce, _ in adv)
+            loss = task_ce + hp.beta * kl_mean - adv_weight * sum(ce for ce, _ in adv)
         loss = loss + self._recon_term("train", x, s, z, mean, scale) + self._dependence_term("train", z_adv, s)
         optimizer_update(self, loss, optimizers[0], clip_norm=hp.grad_clip)
         self._accumulate("train", y.shape[0], task_ce, (logits.argmax(-1) == y).sum(), kl_mean, adv, loss)
@@ -236,7 +248,7 @@ class VIBModule(pl.LightningModule):
         from privib.models.decoder import ConditionalDecoder, feature_groups
 
         hp = self.hparams
-        _check_non_negative(recon_weight=hp.recon_weight)
+        check_non_negative(recon_weight=hp.recon_weight)
         if hp.deterministic:
             raise ConfigError("model.recon_weight > 0 (cvib) needs a stochastic encoder: set model.deterministic false "
                               "(the KL(q(z|x) || q(z)) term is infinite for a deterministic one)")
@@ -372,6 +384,12 @@ class VIBModule(pl.LightningModule):
         keys = {f"{split}/{name}" for split in ("train", "val") for name in names}
         return keys | ({"val/leak_auc", "val/select"} if hp.select_leakage_target is not None else set())
 
+    def on_train_epoch_start(self) -> None:
+        if resets_at(self.hparams.adv_reset_every, self.current_epoch):
+            optimizers = self.optimizers()
+            optimizers = optimizers if isinstance(optimizers, list) else [optimizers]
+            reinitialize(self.model.adversaries, [getattr(o, "optimizer", o) for o in optimizers])
+
     def on_train_epoch_end(self) -> None:
         self._log_epoch("train")
 
@@ -381,14 +399,3 @@ class VIBModule(pl.LightningModule):
     def on_test_epoch_end(self) -> None:
         self._log_epoch("test")
 
-
-def _check_non_negative(**values: float) -> None:
-    for name, value in values.items():
-        if not value >= 0 or not math.isfinite(value):
-            raise ConfigError(f"model.{name} must be a finite number >= 0, got {value}: pass e.g. --model.{name} 0.01")
-
-
-def _check_positive(**values: float) -> None:
-    for name, value in values.items():
-        if not value > 0 or not math.isfinite(value):
-            raise ConfigError(f"model.{name} must be a finite number > 0, got {value}")
