@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from privib.errors import ConfigError
 from privib.training.options import CheckpointOptions
 
 
@@ -45,8 +46,7 @@ def fit_module(
     boundary. Checkpoints are written atomically and loaded as weights only.
     """
     import pytorch_lightning as pl
-    from pytorch_lightning.callbacks import EarlyStopping, ModelCheckpoint
-
+    from privib.training.adversary_schedule import selection_callbacks
     from privib.training.callbacks import EpochHistory
     from privib.training.checkpoint import AtomicCheckpointIO, OrderedWriter
     from privib.training.guards import AdversaryMonitor, NonFiniteGuard, RandomStateCheckpoint
@@ -54,20 +54,19 @@ def fit_module(
     writer = OrderedWriter()  # history.json and the checkpoints are written off the training thread, in order
     history = EpochHistory(history_path, writer)
     adversary_monitor = AdversaryMonitor()
-    callbacks: list[pl.Callback] = [
-        history,
-        adversary_monitor,
-        ModelCheckpoint(
-            dirpath=checkpoints, filename="best", monitor=options.monitor, mode=options.mode,
-            save_last=True, auto_insert_metric_name=False, enable_version_counter=False, save_on_train_epoch_end=True,
-        ),
-        NonFiniteGuard(),
-        RandomStateCheckpoint(),
-    ]
-    if options.patience is not None:
-        callbacks.append(EarlyStopping(
-            monitor=options.monitor, mode=options.mode, patience=options.patience, check_on_train_epoch_end=True
-        ))
+    first_epoch = int(getattr(module.hparams, "adv_warmup", 0) or 0)  # the warm-up's epochs are not judged
+    max_epochs = trainer_options.get("max_epochs")
+    if first_epoch and max_epochs is not None and 0 <= max_epochs <= first_epoch:
+        raise ConfigError(f"model.adv_warmup {first_epoch} leaves no epoch at the full adversary weight within "
+                          f"trainer.max_epochs {max_epochs}: raise trainer.max_epochs or lower model.adv_warmup")
+    best, *stopping = selection_callbacks(
+        first_epoch,
+        {"dirpath": checkpoints, "filename": "best", "monitor": options.monitor, "mode": options.mode, "save_last": True,
+         "auto_insert_metric_name": False, "enable_version_counter": False, "save_on_train_epoch_end": True},
+        None if options.patience is None else {"monitor": options.monitor, "mode": options.mode,
+                                               "patience": options.patience, "check_on_train_epoch_end": True},
+    )
+    callbacks: list[pl.Callback] = [history, adversary_monitor, best, NonFiniteGuard(), RandomStateCheckpoint(), *stopping]
     trainer_options = dict(trainer_options)
     if trainer_options.get("num_sanity_val_steps") is None:
         # Lightning's default runs 2 validation batches before training (~5% of a short fit); privib's validation
@@ -92,13 +91,14 @@ def fit_module(
     finally:
         writer.close()  # every file on disk before the fit returns or fails
     seconds = time.perf_counter() - started
-    scores = [row[options.monitor] for row in history.rows if options.monitor in row]
+    judged = [row for row in history.rows if options.monitor in row and row["epoch"] > first_epoch]
+    scores = [row[options.monitor] for row in judged]
     best_index = (int(np.argmin(scores)) if options.mode == "min" else int(np.argmax(scores))) if scores else -1
     rows_per_s = len(datamodule.splits["train"]) * history.epochs_this_process / seconds if seconds > 0 else float("nan")
     return FitResult(
         metrics={
             "fit/epochs": float(trainer.current_epoch),
-            "fit/best_epoch": float(history.rows[best_index]["epoch"]) if scores else float("nan"),
+            "fit/best_epoch": float(judged[best_index]["epoch"]) if scores else float("nan"),
             "fit/best_score": float(scores[best_index]) if scores else float("nan"),
             "time/fit_samples_per_s": rows_per_s,
         },

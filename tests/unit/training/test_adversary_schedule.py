@@ -1,11 +1,17 @@
 """The adversary's warm-up ramp and periodic re-initialization change training exactly where they say they do."""
 from __future__ import annotations
 
+import json
+
 import pytest
+import pytorch_lightning as pl
 import torch
 
+from privib.data.loader import IndexBatchLoader
 from privib.errors import ConfigError
-from privib.training.adversary_schedule import ramped_weight, reinitialize, resets_at
+from privib.training.fit import fit_module
+from privib.training.options import CheckpointOptions
+from privib.training.adversary_schedule import ramped_weight, reinitialize, resets_at, selection_callbacks
 from privib.training.module import VIBModule
 from tests.unit.training.test_module import SPEC, _fit
 
@@ -82,11 +88,8 @@ def test_bad_schedules_are_refused(bad):
 
 
 def test_a_run_resumed_across_a_reset_and_the_ramp_ends_where_an_uninterrupted_one_does(tmp_path):
-    """Stopped after epoch 2 of a 2-epoch warm-up with a reset every 2 epochs, then resumed: the weights after
-    epoch 3 are bitwise those of a run that was never stopped."""
-    import pytorch_lightning as pl
-
-    from privib.data.loader import IndexBatchLoader
+    """Stopped after epoch 2 of a 2-epoch warm-up with a reset every 2 epochs, then resumed from the warm-up's
+    last.ckpt: the weights after epoch 3 are bitwise those of a run that was never stopped."""
     from privib.training.guards import RandomStateCheckpoint
     from tests.unit.training.test_module import _Data
 
@@ -97,7 +100,8 @@ def test_a_run_resumed_across_a_reset_and_the_ramp_ends_where_an_uninterrupted_o
     def fit(epochs: int, folder: str, resume: str | None = None) -> VIBModule:
         torch.manual_seed(0)
         module = VIBModule(SPEC, adv_warmup=2, adv_reset_every=2, adv_steps=2, **SMALL)
-        saver = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / folder, save_last=True)
+        saver, = selection_callbacks(2, {"dirpath": tmp_path / folder, "save_last": True, "monitor": "val/task_ce",
+                                         "save_on_train_epoch_end": True}, None)  # last.ckpt during the warm-up too
         trainer = pl.Trainer(max_epochs=epochs, logger=False, enable_progress_bar=False, enable_model_summary=False,
                              num_sanity_val_steps=0, accelerator="cpu", callbacks=[saver, RandomStateCheckpoint()])
         trainer.fit(module, datamodule=Replayed(), ckpt_path=resume)
@@ -108,3 +112,48 @@ def test_a_run_resumed_across_a_reset_and_the_ramp_ends_where_an_uninterrupted_o
     resumed = fit(3, "resumed", resume=str(tmp_path / "stopped" / "last.ckpt"))
     for part in ("encoder", "adversaries", "task_head"):
         assert _same(_state(straight, part), _state(resumed, part)), part
+
+
+class _Entangled(pl.LightningDataModule):
+    """The sensitive attribute is the task's label 9 times in 10: the stronger the adversary, the worse the task."""
+
+    def __init__(self, n: int = 2048) -> None:
+        super().__init__()
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn(n, 6, generator=generator)
+        y = (x[:, 0] > 0).long()
+        s = torch.where(torch.rand(n, generator=generator) < 0.9, y, 1 - y)
+        self.tensors = (x, y, torch.stack([s, torch.zeros_like(s)], 1))
+        self.splits = {"train": range(n)}
+
+    def train_dataloader(self) -> IndexBatchLoader:
+        return IndexBatchLoader(self.tensors, 64, shuffle=True, epoch_fn=lambda: self.trainer.current_epoch)
+
+    def val_dataloader(self) -> IndexBatchLoader:
+        return IndexBatchLoader(self.tensors, 256)
+
+
+def _fit_privib(tmp_path, warmup: int, epochs: int = 10, patience: int | None = None) -> tuple[dict[str, float], list]:
+    torch.manual_seed(0)
+    module = VIBModule(SPEC, adv_weight=1.0, adv_warmup=warmup, lr=0.01, **SMALL)
+    result = fit_module(module, _Entangled(), tmp_path / "ckpt", tmp_path / "history.json", CheckpointOptions(patience=patience),
+                        {"max_epochs": epochs, "accelerator": "cpu", "enable_progress_bar": False, "enable_model_summary": False})
+    best = torch.load(tmp_path / "ckpt" / "best.ckpt", weights_only=False)
+    return result.metrics, [best["epoch"], json.loads((tmp_path / "history.json").read_text())]
+
+
+def test_the_best_checkpoint_and_early_stopping_ignore_the_warmup_epochs(tmp_path):
+    """Here a warm-up epoch is the best on the task; with a 5-epoch warm-up no epoch before the sixth (the first at
+    the full weight) is chosen, written as best.ckpt, or counted by early stopping."""
+    ramped, (best_epoch, history) = _fit_privib(tmp_path / "ramped", warmup=5)
+    task_ce = {row["epoch"]: row["val/task_ce"] for row in history}
+    assert min(task_ce, key=task_ce.get) <= 5  # a warm-up epoch is the best on the task ...
+    assert ramped["fit/best_epoch"] == min((e for e in task_ce if e >= 6), key=task_ce.get)  # ... and is not chosen
+    assert best_epoch == ramped["fit/best_epoch"] - 1  # best.ckpt holds that epoch (Lightning counts from 0)
+    _, (_, history) = _fit_privib(tmp_path / "stopped", warmup=5, patience=2)
+    assert len(history) >= 5 + 3  # patience counts from the first judged epoch: at least 3 of them after the warm-up
+
+
+def test_a_warmup_longer_than_the_fit_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="adv_warmup 10 leaves no epoch at the full adversary weight"):
+        _fit_privib(tmp_path, warmup=10)
