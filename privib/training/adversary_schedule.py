@@ -74,6 +74,5 @@ def selection_callbacks(first_epoch: int, checkpoint: dict[str, Any], early_stop
             if trainer.current_epoch >= first_epoch:
                 super().on_train_epoch_end(trainer, pl_module)
 
-    if not first_epoch:
-        return [ModelCheckpoint(**checkpoint), *([EarlyStopping(**early_stopping)] if early_stopping else [])]
-    return [BestAfterWarmup(**checkpoint), *([StopAfterWarmup(**early_stopping)] if early_stopping else [])]
+    best, stop = (BestAfterWarmup, StopAfterWarmup) if first_epoch else (ModelCheckpoint, EarlyStopping)
+    return [best(**checkpoint), *([stop(**early_stopping)] if early_stopping else [])]
