@@ -72,6 +72,8 @@ class VIBModule(pl.LightningModule):
             p(x | z, s) conditioned on the sensitive attributes reconstructs the preprocessed features and the
             encoder loss adds ``recon_weight * (NLL(x | z, s) + mean_j KL(q(z|x) || q(z|x_j)))`` over the batch,
             an upper bound on I(z; s) up to a constant (see :mod:`privib.models.decoder`). Needs a stochastic encoder.
+        pairwise_kl: keep the pairwise KL in that term (cvib). False weighs the conditional reconstruction NLL
+            alone: no compression, the term then asks z to keep what x holds beyond s (for transfer).
         decoder_widths: hidden layer widths of that decoder.
         dep_penalty: a non-adversarial dependence penalty between the released representation and
             each sensitive attribute: ``none``, ``mmd`` (group-vs-pool MMD^2) or ``hsic`` (normalized HSIC),
@@ -115,6 +117,7 @@ class VIBModule(pl.LightningModule):
         eval_samples: int = 16,
         grad_clip: float | None = None,
         recon_weight: float = 0.0,
+        pairwise_kl: bool = True,
         decoder_widths: list[int] = [128, 128],
         dep_penalty: Literal["none", "mmd", "hsic", "tv"] = "none",
         dep_weight: float = 0.0,
@@ -258,7 +261,7 @@ class VIBModule(pl.LightningModule):
 
     def _recon_term(self, split: str, x: torch.Tensor, s: torch.Tensor, z: torch.Tensor | None, mean: torch.Tensor,
                     scale: torch.Tensor) -> torch.Tensor | float:
-        """``recon_weight * (NLL(x | z, s) + pairwise KL)`` as batch means (z: a sample, drawn here when None).
+        """``recon_weight * (NLL(x | z, s) [+ pairwise KL if pairwise_kl])``, batch means (z: drawn here when None).
 
         Both parts are also summed for the epoch figures ``<split>/recon_nll`` and ``<split>/pairwise_kl``.
         """
@@ -272,7 +275,7 @@ class VIBModule(pl.LightningModule):
         sums = self._sums.setdefault(split, {})
         for key, value in (("recon_nll", nll), ("pairwise_kl", pairwise)):
             sums[key] = sums.get(key, 0.0) + value.detach() * x.shape[0]
-        return self.hparams.recon_weight * (nll + pairwise)
+        return self.hparams.recon_weight * (nll + pairwise if self.hparams.pairwise_kl else nll)
 
     def _dependence_term(self, split: str, z_adv: torch.Tensor, s: torch.Tensor) -> torch.Tensor | float:
         """``dep_weight`` times the dependence penalty summed over attributes; also summed as ``<split>/dep``."""

@@ -8,7 +8,7 @@ from privib.errors import ConfigError
 from privib.paths import CHECKOUT_ROOT
 from privib.pipeline.config import apply_method_preset, list_methods, method_preset_path, parse_run_config
 
-METHODS = ("adv", "cells", "cvib", "fcrl", "laftr", "mlp", "vib", "vib_adv")
+METHODS = ("adv", "cells", "cvib", "fcrl", "laftr", "mlp", "vib", "vib_adv", "vib_recon")
 BASELINES = ("fair_predict", "lfr", "noise", "predict", "raw")  # release baselines: no encoder (pipelines/baseline.yaml)
 
 
@@ -51,7 +51,7 @@ def test_presets_resolve_to_the_documented_settings():
     expected = {
         "mlp": (True, 0.0, 0.0, 0.0), "adv": (True, 0.0, 1.0, 0.0), "vib": (False, 0.01, 0.0, 0.0),
         "vib_adv": (False, 0.05, 2.0, 0.0), "cvib": (False, 0.001, 0.0, 1.0),
-        "fcrl": (False, 0.5, 0.0, 0.0), "laftr": (True, 0.0, 1.0, 0.1),
+        "fcrl": (False, 0.5, 0.0, 0.0), "laftr": (True, 0.0, 1.0, 0.1), "vib_recon": (False, 0.05, 16.0, 0.1),
     }
     for method, (deterministic, beta, adv_weight, recon_weight) in expected.items():
         _, config = parse_run_config(["--method", method])
@@ -59,6 +59,10 @@ def test_presets_resolve_to_the_documented_settings():
         assert config["method"] == method
         assert (model["deterministic"], model["beta"], model["adv_weight"], model["recon_weight"]) == (
             deterministic, beta, adv_weight, recon_weight), method
+    _, config = parse_run_config(["--method", "vib_recon"])  # the reconstruction alone, beside the adversaries
+    assert config["model"]["pairwise_kl"] is False and config["model"]["adv_steps"] == 5
+    _, config = parse_run_config(["--method", "cvib"])
+    assert config["model"]["pairwise_kl"] is True
     _, config = parse_run_config(["--method", "vib_adv"])  # privib's method is the shipped default
     _, default = parse_run_config([])
     assert {k: config["model"][k] for k in ("release", "adv_steps", "beta", "adv_weight", "z_dim")} == {

@@ -63,3 +63,44 @@ def test_recon_weight_needs_a_stochastic_encoder():
         VIBModule(SPEC, deterministic=True, recon_weight=1.0)
     with pytest.raises(ConfigError, match="model.recon_weight must be"):
         VIBModule(SPEC, recon_weight=-1.0)
+
+
+def test_without_the_pairwise_kl_the_term_is_the_reconstruction_alone():
+    from privib.training.module import VIBModule
+
+    torch.manual_seed(0)
+    x, _, s = _Data().tensors
+    mean, scale, z = torch.randn(len(x), 4), torch.rand(len(x), 4) + 0.1, torch.randn(len(x), 4)
+    terms = {}
+    for pairwise in (True, False):
+        torch.manual_seed(1)
+        module = VIBModule(SPEC, z_dim=4, encoder_widths=[16], decoder_widths=[16], recon_weight=0.5, pairwise_kl=pairwise)
+        terms[pairwise] = float(module._recon_term("train", x, s, z, mean, scale).detach())
+        nll, kl = (float(module._sums["train"][k]) / len(x) for k in ("recon_nll", "pairwise_kl"))
+    assert kl > 0
+    assert terms[False] == pytest.approx(0.5 * nll, rel=1e-6)
+    assert terms[True] == pytest.approx(0.5 * (nll + kl), rel=1e-6)
+
+
+def test_the_reconstruction_alone_keeps_in_z_what_the_task_does_not_need():
+    """cvib's pairwise KL compresses z towards what the task needs; the reconstruction alone keeps x's other columns."""
+    from sklearn.linear_model import LogisticRegression
+
+    from privib.training.module import VIBModule
+
+    data = _Data()
+    x, _, _ = data.tensors
+    job = x[:, 2:5].argmax(1).numpy()  # a column the task (x[:, 0] > 0) does not read
+    accuracy = {}
+    for pairwise in (True, False):
+        torch.manual_seed(0)
+        module = VIBModule(SPEC, z_dim=4, encoder_widths=[32], adversary_widths=[8], decoder_widths=[32], beta=0.0,
+                           adv_weight=0.0, recon_weight=1.0, pairwise_kl=pairwise, lr=3e-3)
+        trainer = pl.Trainer(max_epochs=40, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                             enable_model_summary=False, num_sanity_val_steps=0, accelerator="cpu")
+        trainer.fit(module, datamodule=data)
+        with torch.no_grad():
+            codes = module.model.encoder(x)[0].numpy()
+        accuracy[pairwise] = LogisticRegression(max_iter=1000).fit(codes, job).score(codes, job)
+    assert accuracy[False] > 0.9, accuracy
+    assert accuracy[True] < accuracy[False] - 0.2, accuracy
