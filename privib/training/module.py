@@ -253,8 +253,8 @@ class VIBModule(pl.LightningModule):
         hp = self.hparams
         check_non_negative(recon_weight=hp.recon_weight)
         if hp.deterministic:
-            raise ConfigError("model.recon_weight > 0 (cvib) needs a stochastic encoder: set model.deterministic false "
-                              "(the KL(q(z|x) || q(z)) term is infinite for a deterministic one)")
+            raise ConfigError("model.recon_weight > 0 (cvib, vib_recon) needs a stochastic encoder: set model.deterministic false "
+                              "(cvib's KL(q(z|x) || q(z)) is infinite otherwise; a deterministic one with a decoder: --method laftr)")
         self._feature_groups = feature_groups(data_spec["feature_names"])
         return ConditionalDecoder(hp.z_dim, [len(data_spec["sensitive_classes"][a]) for a in self.sensitive],
                                   int(data_spec["input_dim"]), hp.decoder_widths, hp.activation)
