@@ -15,8 +15,8 @@ from privib.models.gradient_reversal import grad_reverse
 from privib.models.vib import build_vib_model
 from privib.training.adversary_schedule import check_schedule, ramped_weight, reinitialize, resets_at
 from privib.training.options import check_non_negative, check_positive
-from privib.training.objectives import (EXTRA_FIGURES, adversary_loss, build_objective, check_objective,
-                                        objective_figures, objective_step)
+from privib.training.objectives import (EXTRA_FIGURES, AdversaryCE, adversary_loss, balanced_class_weights,
+                                        build_objective, check_objective, objective_figures, objective_step)
 from privib.training.steps import optimizer_update, train_batches
 
 AdvMode = Literal["alternating", "grl"]
@@ -49,6 +49,10 @@ class VIBModule(pl.LightningModule):
         adv_weight: lambda, weight of the adversarial term in the encoder loss (>= 0).
         adv_mode: ``alternating`` updates or gradient reversal (``grl``).
         adv_steps: adversary updates per encoder update in alternating mode.
+        adv_class_balance: weigh each class of a sensitive attribute alike in the adversaries' CE (weights
+            1 / (K p_k) from the training priors), for both the adversaries and the encoder's term; off, a
+            class counts by its frequency. For multi-class attributes with rare classes, which the audit's
+            macro AUC weighs as much as the common ones.
         adv_warmup: epochs over which the encoder's adversary weight ramps up to ``adv_weight`` (0: none), and
         adv_reset_every: re-initialize the adversaries every this many epochs (0: never); both in
             :mod:`privib.training.adversary_schedule`.
@@ -105,6 +109,7 @@ class VIBModule(pl.LightningModule):
         adv_weight: float = 1.0,
         adv_mode: AdvMode = "alternating",
         adv_steps: int = 1,
+        adv_class_balance: bool = False,
         adv_warmup: int = 0,
         adv_reset_every: int = 0,
         release: Release = "mean",
@@ -163,6 +168,9 @@ class VIBModule(pl.LightningModule):
         self.objective_net = build_objective(self.hparams, data_spec)
         self.h_target_bits = entropy_bits(data_spec["target_prior"])
         self.h_sensitive_bits = [entropy_bits(data_spec["sensitive_priors"][a]) for a in self.sensitive]
+        for i, a in enumerate(self.sensitive):  # not persistent: derived from data_spec, absent from older checkpoints
+            weights = balanced_class_weights(data_spec["sensitive_priors"][a]) if adv_class_balance else None
+            self.register_buffer(f"_adv_class_weight_{i}", weights, persistent=False)
         self._sums: dict[str, dict[str, torch.Tensor]] = {}
         self._val_codes: list[tuple[torch.Tensor, torch.Tensor]] = []
 
@@ -180,12 +188,15 @@ class VIBModule(pl.LightningModule):
     def _adversary_input(self, mean: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return z if self.hparams.release == "sample" else mean
 
-    def _adversary_ces(self, z_adv: torch.Tensor, s: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """Per attribute: (mean CE in nats, number of correct predictions)."""
+    def _adversary_ces(self, z_adv: torch.Tensor, s: torch.Tensor) -> list[AdversaryCE]:
+        """One :class:`AdversaryCE` per attribute."""
         out = []
         for i, head in enumerate(self.model.adversaries):
             logits = head(z_adv)
-            out.append((F.cross_entropy(logits, s[:, i]), (logits.argmax(-1) == s[:, i]).sum()))
+            ce = F.cross_entropy(logits, s[:, i])
+            weight = getattr(self, f"_adv_class_weight_{i}")
+            loss = ce if weight is None else F.cross_entropy(logits, s[:, i], weight=weight)
+            out.append(AdversaryCE(loss, ce, (logits.argmax(-1) == s[:, i]).sum()))
         return out
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
@@ -229,10 +240,10 @@ class VIBModule(pl.LightningModule):
         adv_weight = ramped_weight(hp.adv_weight, hp.adv_warmup, self.current_epoch)
         if hp.adv_mode == "grl":
             adv = self._adversary_ces(grad_reverse(z_adv, adv_weight), s)
-            loss = task_ce + hp.beta * kl_mean + sum(ce for ce, _ in adv)
+            loss = task_ce + hp.beta * kl_mean + sum(a.loss for a in adv)
         else:
             adv = self._adversary_ces(z_adv, s)
-            loss = task_ce + hp.beta * kl_mean - adv_weight * sum(ce for ce, _ in adv)
+            loss = task_ce + hp.beta * kl_mean - adv_weight * sum(a.loss for a in adv)
         loss = loss + self._recon_term("train", x, s, z, mean, scale) + self._dependence_term("train", z_adv, s)
         optimizer_update(self, loss, optimizers[0], clip_norm=hp.grad_clip)
         self._accumulate("train", y.shape[0], task_ce, (logits.argmax(-1) == y).sum(), kl_mean, adv, loss)
@@ -310,7 +321,7 @@ class VIBModule(pl.LightningModule):
         z_adv = mean if hp.release == "mean" or hp.deterministic else reparameterize(mean, scale)
         adv = self._adversary_ces(z_adv, s)
         kl_mean = kl.mean()
-        loss = task_ce + hp.beta * kl_mean - hp.adv_weight * sum(ce for ce, _ in adv)
+        loss = task_ce + hp.beta * kl_mean - hp.adv_weight * sum(a.loss for a in adv)
         loss = loss + self._recon_term(split, x, s, None, mean, scale) + self._dependence_term(split, z_adv, s)
         self._accumulate(split, y.shape[0], task_ce, (probs.argmax(-1) == y).sum(), kl_mean, adv, loss)
         if split == "val" and hp.select_leakage_target is not None:
@@ -319,14 +330,14 @@ class VIBModule(pl.LightningModule):
     # ----------------------------------------------------------------- logging
     def _accumulate(
         self, split: str, n: int, task_ce: torch.Tensor, task_correct: torch.Tensor, kl: torch.Tensor,
-        adv: list[tuple[torch.Tensor, torch.Tensor]], loss: torch.Tensor,
+        adv: list[AdversaryCE], loss: torch.Tensor,
     ) -> None:
         """Add this batch's row-weighted sums; logged once per epoch (no per-step logging cost)."""
         values = {"n": float(n), "task_ce": task_ce.detach() * n, "task_correct": task_correct.float(),
                   "kl": kl.detach() * n, "loss": loss.detach() * n}
-        for i, (ce, correct) in enumerate(adv):
-            values[f"adv_ce/{i}"] = ce.detach() * n
-            values[f"adv_correct/{i}"] = correct.float()
+        for i, a in enumerate(adv):
+            values[f"adv_ce/{i}"] = a.ce.detach() * n
+            values[f"adv_correct/{i}"] = a.correct.float()
         sums = self._sums.setdefault(split, {})
         for key, value in values.items():
             sums[key] = sums.get(key, 0.0) + value

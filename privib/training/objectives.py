@@ -12,7 +12,8 @@ updates on a frozen code, then one encoder update) and its figures, and replace 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import torch
 from torch import nn
@@ -26,13 +27,28 @@ from privib.training.steps import optimizer_update
 if TYPE_CHECKING:
     from privib.training.module import VIBModule
 
-__all__ = ["EXTRA_FIGURES", "OBJECTIVES", "adversary_loss", "build_objective", "check_objective", "objective_figures",
-           "objective_step"]
+__all__ = ["EXTRA_FIGURES", "OBJECTIVES", "AdversaryCE", "adversary_loss", "balanced_class_weights", "build_objective",
+           "check_objective", "objective_figures", "objective_step"]
 
 OBJECTIVES = ("vib", "fcrl", "laftr")
 # Per-row epoch figures beyond the core ones, ``<split>/<name>``: cvib's, the dependence penalty's, FCRL's
 # NCE bound and conditional task CE (nats), LAFTR's group-normalized adversary L1 (summed over attributes).
 EXTRA_FIGURES = ("recon_nll", "pairwise_kl", "dep", "nce", "cond_task_ce", "adv_l1")
+
+
+class AdversaryCE(NamedTuple):
+    """One adversary on one batch: the CE its updates minimize (class-weighted with ``adv_class_balance``), the
+    plain mean CE in nats (what is logged and bounds I(z; s)) and the number of correct predictions."""
+
+    loss: torch.Tensor
+    ce: torch.Tensor
+    correct: torch.Tensor
+
+
+def balanced_class_weights(prior: Sequence[float]) -> torch.Tensor:
+    """Per-class CE weights 1 / (K p_k), K the classes present, that count every class alike (an absent one weighs 0)."""
+    p = torch.tensor(prior, dtype=torch.float32)
+    return torch.where(p > 0, 1.0 / (int((p > 0).sum()) * p.clamp_min(1e-12)), torch.zeros_like(p))
 
 
 def check_objective(hp: Any) -> None:
@@ -51,6 +67,9 @@ def check_objective(hp: Any) -> None:
     if hp.release == "cells" or hp.dep_penalty != "none":
         raise ConfigError(f"model.objective {objective} has no cell release or dependence penalty: set model.release "
                           f"mean or sample and model.dep_penalty none {how}")
+    if objective == "laftr" and hp.adv_class_balance:
+        raise ConfigError("model.objective laftr's group-normalized L1 already weighs each group alike: set "
+                          f"model.adv_class_balance false {how}")
     if objective == "fcrl":
         if hp.deterministic:
             raise ConfigError(f"model.objective fcrl bounds I(x; z) by the KL of a stochastic encoder: set "
@@ -87,7 +106,7 @@ def objective_figures(hp: Any) -> list[str]:
 def adversary_loss(module: VIBModule, z_adv: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
     """What the adversary updates minimize: the summed CEs, or for ``laftr`` the summed group-normalized L1s."""
     if module.hparams.objective != "laftr":
-        return sum(ce for ce, _ in module._adversary_ces(z_adv, s))
+        return sum(a.loss for a in module._adversary_ces(z_adv, s))
     return sum(group_normalized_l1(head(z_adv).softmax(-1), s[:, i]) for i, head in enumerate(module.model.adversaries))
 
 
@@ -114,7 +133,8 @@ def objective_step(module: VIBModule, split: str, batch: tuple[torch.Tensor, ...
         adversary_logits = [head(z) for head in module.model.adversaries]
         terms = module.objective_net(x, z, s, adversary_logits)
         loss = F.cross_entropy(logits, y) + hp.recon_weight * terms.recon_nll - hp.adv_weight * sum(terms.adv_l1)
-        adv = [(F.cross_entropy(a, s[:, i]), (a.argmax(-1) == s[:, i]).sum()) for i, a in enumerate(adversary_logits)]
+        ces = [F.cross_entropy(a, s[:, i]) for i, a in enumerate(adversary_logits)]
+        adv = [AdversaryCE(ce, ce, (a.argmax(-1) == s[:, i]).sum()) for i, (ce, a) in enumerate(zip(ces, adversary_logits))]
         sums = {"adv_l1": sum(terms.adv_l1), **({"recon_nll": terms.recon_nll} if hp.recon_weight else {})}
     if optimizer is not None:
         task_ce, correct = F.cross_entropy(logits, y), (logits.argmax(-1) == y).sum()

@@ -109,14 +109,14 @@ def test_adversary_weight_pushes_encoder_against_adversary():
     torch.manual_seed(0)
     module = VIBModule(SPEC, z_dim=4, encoder_widths=[16], adversary_widths=[8], adv_weight=50.0, beta=0.0, lr=0.05)
     x, y, s = _Data().tensors
-    ce_before = sum(ce for ce, _ in module._adversary_ces(module.model.encoder(x)[0], s)).item()
+    ce_before = sum(a.loss for a in module._adversary_ces(module.model.encoder(x)[0], s)).item()
     optimizer = torch.optim.SGD(module.model.encoder.parameters(), lr=0.05)
     mean, _, z, _ = module._represent(x)
     loss = torch.nn.functional.cross_entropy(module.model.task_head(z), y) - 50.0 * sum(
-        ce for ce, _ in module._adversary_ces(mean, s))
+        a.loss for a in module._adversary_ces(mean, s))
     loss.backward()
     optimizer.step()
-    ce_after = sum(ce for ce, _ in module._adversary_ces(module.model.encoder(x)[0], s)).item()
+    ce_after = sum(a.loss for a in module._adversary_ces(module.model.encoder(x)[0], s)).item()
     assert ce_after > ce_before
 
 

@@ -75,7 +75,7 @@ def test_the_adversary_reaches_the_encoder_through_the_hard_cells():
     module = _cells(adv_weight=5.0)
     x, _, s = _tensors()
     mean, _, _, _ = module._represent(x)
-    adversary_ce = sum(ce for ce, _ in module._adversary_ces(module._adversary_input(mean, mean), s))
+    adversary_ce = sum(a.loss for a in module._adversary_ces(module._adversary_input(mean, mean), s))
     adversary_ce.backward()
     grads = [p.grad for p in module.model.encoder.parameters()]
     assert all(g is not None for g in grads) and sum(float(g.abs().sum()) for g in grads) > 0

@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 from privib.data.loader import IndexBatchLoader
 from privib.training.module import VIBModule
+from privib.training.objectives import balanced_class_weights
 
 N_TRAIN, N_TEST = 1024, 1024
 SPEC = {
@@ -43,6 +44,28 @@ class _Data(pl.LightningDataModule):
 
     def val_dataloader(self) -> IndexBatchLoader:
         return IndexBatchLoader(self.tensors, 512)
+
+
+def test_balanced_class_weights_count_every_class_alike():
+    torch.testing.assert_close(balanced_class_weights([0.75, 0.25, 0.0]), torch.tensor([2 / 3, 2.0, 0.0]))
+
+
+def test_a_class_balanced_adversary_minimizes_the_mean_of_per_class_ces_and_logs_the_plain_ce():
+    spec = {**SPEC, "sensitive_priors": {"s": [0.5, 0.5], "r": [0.7, 0.1, 0.1, 0.1]}}
+    torch.manual_seed(0)
+    module = VIBModule(spec, z_dim=4, encoder_widths=[8], adversary_widths=[8], adv_class_balance=True)
+    z, s = torch.randn(400, 4), torch.stack([torch.randint(0, 2, (400,)), torch.randint(0, 4, (400,))], 1)
+    terms = module._adversary_ces(z, s)
+    logits = module.model.adversaries[1](z)
+    per_row = torch.nn.functional.cross_entropy(logits, s[:, 1], reduction="none")
+    weights = torch.tensor([1 / 2.8, 2.5, 2.5, 2.5])[s[:, 1]]
+    torch.testing.assert_close(terms[1].loss, (weights * per_row).sum() / weights.sum())
+    torch.testing.assert_close(terms[1].ce, per_row.mean())
+    assert abs(float(terms[1].loss - terms[1].ce)) > 1e-3  # the rare classes weigh more than their share of rows
+    torch.testing.assert_close(terms[0].loss, terms[0].ce)  # balanced priors: the two coincide
+    plain = VIBModule(spec, z_dim=4, encoder_widths=[8], adversary_widths=[8])
+    plain.load_state_dict(module.state_dict())  # the class weights are not in the state: old checkpoints still load
+    assert all(a.loss is a.ce for a in plain._adversary_ces(z, s))
 
 
 def _attacker_auc(z_train: np.ndarray, a_train: np.ndarray, z_test: np.ndarray, a_test: np.ndarray) -> float:
