@@ -5,20 +5,12 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from helpers.specs import synthetic_spec
 from privib.data.loader import IndexBatchLoader
 from privib.errors import ConfigError
 from privib.training.module import VIBModule, entropy_bits
 
-SPEC = {
-    "input_dim": 6,
-    "feature_names": [f"f{i}" for i in range(6)],
-    "target": "y",
-    "target_classes": ["0", "1"],
-    "target_prior": [0.5, 0.5],
-    "sensitive": ["s", "r"],
-    "sensitive_classes": {"s": ["a", "b"], "r": ["p", "q", "u"]},
-    "sensitive_priors": {"s": [0.5, 0.5], "r": [0.2, 0.3, 0.5]},
-}
+SPEC = synthetic_spec({"s": [0.5, 0.5], "r": [0.2, 0.3, 0.5]})
 
 
 class _Data(pl.LightningDataModule):

@@ -5,21 +5,13 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
+from helpers.specs import synthetic_spec
 from privib.data.loader import IndexBatchLoader
 from privib.errors import ConfigError
 from privib.models.cells import CellEncoder
 from privib.training.module import VIBModule
 
-SPEC = {
-    "input_dim": 6,
-    "feature_names": [f"f{i}" for i in range(6)],
-    "target": "y",
-    "target_classes": ["0", "1"],
-    "target_prior": [0.5, 0.5],
-    "sensitive": ["s"],
-    "sensitive_classes": {"s": ["a", "b"]},
-    "sensitive_priors": {"s": [0.5, 0.5]},
-}
+SPEC = synthetic_spec({"s": [0.5, 0.5]})
 
 
 def _tensors(n: int = 256) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -9,21 +9,13 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from helpers.specs import synthetic_spec
 from privib.data.loader import IndexBatchLoader
 from privib.training.module import VIBModule
 from privib.training.objectives import balanced_class_weights
 
 N_TRAIN, N_TEST = 1024, 1024
-SPEC = {
-    "input_dim": 6,
-    "feature_names": [f"f{i}" for i in range(6)],
-    "target": "y",
-    "target_classes": ["0", "1"],
-    "target_prior": [0.5, 0.5],
-    "sensitive": ["s", "r"],
-    "sensitive_classes": {"s": ["a", "b"], "r": ["q1", "q2", "q3", "q4"]},
-    "sensitive_priors": {"s": [0.5, 0.5], "r": [0.25, 0.25, 0.25, 0.25]},
-}
+SPEC = synthetic_spec({"s": [0.5, 0.5], "r": [0.25, 0.25, 0.25, 0.25]})
 
 
 def _tensors(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
