@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 from privib.compare.benchmark import AXES, FRONTIER_METHOD, DatasetBenchmark
 from privib.compare.pareto import REFERENCE_ACC, REFERENCE_AUC, pareto_front
-from privib.compare.render import column_title, markdown_table, plain_table, save_figure
+from privib.compare.render import column_title, markdown_table, method_colors, plain_table, save_figure
 from privib.compare.table import WORST_KEY
 from privib.runs import keys
 
@@ -178,7 +178,7 @@ def plot_benchmark(bench: DatasetBenchmark, path: str | os.PathLike[str]) -> Pat
     figure = Figure(figsize=(13.0, 5.0), dpi=120)
     FigureCanvasAgg(figure)
     methods = [m for m in bench.table["method"] if m != FRONTIER_METHOD]
-    colors = {m: f"C{i % 10}" for i, m in enumerate(methods)}
+    colors = method_colors(methods)
     left, right = figure.add_subplot(1, 2, 1), figure.add_subplot(1, 2, 2)
     _draw_axis(left, bench.leakage, colors)
     left.axvline(0.5, color="0.3", linestyle="--", linewidth=0.9)

@@ -14,12 +14,21 @@ from privib.compare.table import ACCURACY_KEY, DP_WORST_KEYS, PROBE_KEY, WORST_K
 from privib.models.release import describe_release
 from privib.runs import keys
 
-__all__ = ["column_title", "table_text_rows", "method_text_rows", "markdown_table", "plain_table", "markdown_report",
+__all__ = ["column_title", "method_colors", "table_text_rows", "method_text_rows", "markdown_table", "plain_table", "markdown_report",
            "plot_pareto", "write_outputs", "summary_dict", "print_result"]
 
 _SHORT_NAMES = {ACCURACY_KEY: "acc", PROBE_KEY: "probe acc", WORST_KEY: "worst AUC", DP_WORST_KEYS["head"]: "worst DP gap",
                 keys.DOWNSTREAM_ACC: "protocol acc", DP_WORST_KEYS["downstream"]: "protocol worst DP",
                 keys.TRANSFER_MEAN_ACC: "transfer acc", keys.TRANSFER_MEAN_BASE: "transfer base"}
+
+
+# Matplotlib's ten cycle colours, then five more that none of them resembles (black is the frontier's).
+_METHOD_COLORS = [f"C{i}" for i in range(10)] + ["navy", "gold", "lime", "magenta", "maroon"]
+
+
+def method_colors(methods: Sequence[str]) -> dict[str, str]:
+    """One distinct colour per method in plot order (the ten cycle colours wrap only past fifteen methods)."""
+    return {m: _METHOD_COLORS[i % len(_METHOD_COLORS)] for i, m in enumerate(methods)}
 
 
 def column_title(key: str) -> str:
@@ -142,7 +151,7 @@ def plot_pareto(result: CompareResult, path: str | os.PathLike[str], title: str 
     FigureCanvasAgg(figure)
     ax = figure.add_subplot(1, 1, 1)
     acc_col, leak_col = result.accuracy_key, result.x_key
-    colors = {m: f"C{i}" for i, m in enumerate(result.table["method"].drop_duplicates())}
+    colors = method_colors(list(result.table["method"].drop_duplicates()))
     for method, group in result.table.groupby("method", sort=False):
         group = group.reset_index(drop=True)
         x, y = group[f"{leak_col}_mean"].to_numpy(float), group[f"{acc_col}_mean"].to_numpy(float)

@@ -6,7 +6,7 @@ import json
 import pandas as pd
 
 from privib.compare.records import load_run_folders
-from privib.compare.render import write_outputs
+from privib.compare.render import method_colors, write_outputs
 from privib.compare.table import compare_records
 
 
@@ -51,3 +51,9 @@ def test_one_seed_shows_no_spread_and_the_caption_names_what_the_runs_release(tm
     markdown = write_outputs(result, tmp_path / "out")["markdown"].read_text()
     assert "| vib_adv |" in markdown and "0.800" in markdown and "± 0.000" not in markdown
     assert "sample: one sample z ~ q(z|x)" in markdown and "mean of q(z|x) by default" not in markdown
+
+
+def test_every_method_of_a_benchmark_gets_its_own_colour():
+    methods = [f"m{i}" for i in range(15)]  # the benchmark draws 12 methods besides the frontier
+    colors = method_colors(methods)
+    assert list(colors) == methods and len(set(colors.values())) == 15 and "black" not in colors.values()
