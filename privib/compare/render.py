@@ -22,7 +22,7 @@ _SHORT_NAMES = {ACCURACY_KEY: "acc", PROBE_KEY: "probe acc", WORST_KEY: "worst A
                 keys.TRANSFER_MEAN_ACC: "transfer acc", keys.TRANSFER_MEAN_BASE: "transfer base"}
 
 
-# Matplotlib's ten cycle colours, then five more that none of them resembles (black is the frontier's).
+# Matplotlib's ten cycle colours, then five more set apart from them (black is the frontier's).
 _METHOD_COLORS = [f"C{i}" for i in range(10)] + ["navy", "gold", "lime", "magenta", "maroon"]
 
 

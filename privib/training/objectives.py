@@ -133,8 +133,10 @@ def objective_step(module: VIBModule, split: str, batch: tuple[torch.Tensor, ...
         adversary_logits = [head(z) for head in module.model.adversaries]
         terms = module.objective_net(x, z, s, adversary_logits)
         loss = F.cross_entropy(logits, y) + hp.recon_weight * terms.recon_nll - hp.adv_weight * sum(terms.adv_l1)
-        ces = [F.cross_entropy(a, s[:, i]) for i, a in enumerate(adversary_logits)]
-        adv = [AdversaryCE(ce, ce, (a.argmax(-1) == s[:, i]).sum()) for i, (ce, a) in enumerate(zip(ces, adversary_logits))]
+        adv = []
+        for i, a in enumerate(adversary_logits):  # LAFTR's adversaries minimize the L1, so their CE is only logged
+            ce = F.cross_entropy(a, s[:, i])
+            adv.append(AdversaryCE(ce, ce, (a.argmax(-1) == s[:, i]).sum()))
         sums = {"adv_l1": sum(terms.adv_l1), **({"recon_nll": terms.recon_nll} if hp.recon_weight else {})}
     if optimizer is not None:
         task_ce, correct = F.cross_entropy(logits, y), (logits.argmax(-1) == y).sum()

@@ -42,7 +42,7 @@ def test_balanced_class_weights_count_every_class_alike():
     torch.testing.assert_close(balanced_class_weights([0.75, 0.25, 0.0]), torch.tensor([2 / 3, 2.0, 0.0]))
 
 
-def test_a_class_balanced_adversary_minimizes_the_mean_of_per_class_ces_and_logs_the_plain_ce():
+def test_a_class_balanced_adversary_weighs_rows_by_inverse_prior_and_keeps_the_plain_ce_for_the_logs():
     spec = {**SPEC, "sensitive_priors": {"s": [0.5, 0.5], "r": [0.7, 0.1, 0.1, 0.1]}}
     torch.manual_seed(0)
     module = VIBModule(spec, z_dim=4, encoder_widths=[8], adversary_widths=[8], adv_class_balance=True)
