@@ -3,8 +3,12 @@
 Unlike an adversary, these need no game to be won: each is a closed-form, differentiable
 estimate of dependence on a batch. Kernels use the median pairwise distance of the batch
 (detached) as bandwidth, so the encoder cannot lower a penalty by merely rescaling z.
+:func:`mixture_penalty` is the audit's encoder holder on a batch: it reads s from a sampled z
+through the encoder's own Gaussians, so it needs no bandwidth and cannot be evaded by rescaling.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -70,4 +74,45 @@ def tv_penalty(z: torch.Tensor, s: torch.Tensor, n_classes: int) -> torch.Tensor
     return total
 
 
+def mixture_penalty(z: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, s: torch.Tensor,
+                    n_classes: int) -> torch.Tensor:
+    """How far apart the encoder holder's posteriors of s are between the groups, on a batch of samples.
+
+    ``z ~ N(mean, scale^2)`` row by row. Row i's posterior of class c is the share of the batch's *other*
+    rows' Gaussians, weighted by their density at z_i, that belong to c (the mixture posterior of
+    :class:`~privib.evaluation.encoder_attack.MixturePosteriorAttacker`, with the batch as its auxiliary
+    set and row i left out). Per class c, the gap is the mean posterior of c over the rows of c minus that
+    over the other rows; the penalty is the prior-weighted sum of the squared gaps: 0 when the holder's
+    posterior means do not depend on s, at most 1. Bounded where the holder's log-loss is not (a posterior
+    this peaked is often 0 for the true class), and its push vanishes smoothly as the groups meet, as
+    :func:`tv_penalty`'s does. Classes with no row or all rows in the batch are skipped.
+    """
+    n = z.shape[0]
+    weights = _log_densities(z, mean, scale).masked_fill(torch.eye(n, dtype=torch.bool, device=z.device), -math.inf)
+    weights = weights.softmax(1)  # each row's posterior over the other rows' Gaussians
+    posterior = weights @ torch.nn.functional.one_hot(s, n_classes).to(z.dtype)  # (row, class)
+    total = z.new_zeros(())
+    for c in range(n_classes):
+        member = s == c
+        count = int(member.sum())
+        if 0 < count < n:
+            gap = posterior[member, c].mean() - posterior[~member, c].mean()
+            total = total + (count / n) * gap.square()
+    return total
+
+
+def _log_densities(z: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """log N(z_i; mean_j, diag(scale_j^2)) for every pair (i, j), up to a constant.
+
+    One (n, 2d) x (2d, n) product of the expanded square instead of an (n, n, d) tensor (what the encoder
+    holder computes too); codes and means centred on the means' average first, so less cancels.
+    """
+    center = mean.detach().mean(0)
+    z, mean, precision = z - center, mean - center, scale.pow(-2)
+    weights = torch.cat([-0.5 * precision, mean * precision], 1)
+    offset = -0.5 * (mean.square() * precision).sum(1) + 0.5 * precision.log().sum(1)
+    return torch.cat([z.square(), z], 1) @ weights.T + offset
+
+
 PENALTIES = {"mmd": mmd_penalty, "hsic": hsic_penalty, "tv": tv_penalty}
+"""The penalties of a code and an attribute alone; ``mixture`` (it needs the sample's Gaussians too) is called apart."""

@@ -82,8 +82,9 @@ class VIBModule(pl.LightningModule):
         dep_penalty: a non-adversarial dependence penalty between the released representation and
             each sensitive attribute: ``none``, ``mmd`` (group-vs-pool MMD^2) or ``hsic`` (normalized HSIC),
             both with median-bandwidth RBF kernels, or ``tv`` (group-vs-pool squared total variation of the
-            one-hot cells, for ``release cells``: MMD's kernel gradient vanishes on one-hot codes) (see
-            :mod:`privib.models.dependence`).
+            one-hot cells, for ``release cells``: MMD's kernel gradient vanishes on one-hot codes), or
+            ``mixture`` (``release sample`` only: the encoder holder on the batch, the squared gap between the
+            groups' posteriors of s given the sample through the other rows' Gaussians) (see :mod:`privib.models.dependence`).
         dep_weight: weight of that penalty in the encoder loss.
         select_leakage_target: when set, each validation epoch also fits two fresh attackers on half of
             the validation split's released codes and scores them on the other half (``val/leak_auc``),
@@ -124,7 +125,7 @@ class VIBModule(pl.LightningModule):
         recon_weight: float = 0.0,
         pairwise_kl: bool = True,
         decoder_widths: list[int] = [128, 128],
-        dep_penalty: Literal["none", "mmd", "hsic", "tv"] = "none",
+        dep_penalty: Literal["none", "mmd", "hsic", "tv", "mixture"] = "none",
         dep_weight: float = 0.0,
         select_leakage_target: float | None = None,
         objective: Literal["vib", "fcrl", "laftr"] = "vib",
@@ -145,12 +146,15 @@ class VIBModule(pl.LightningModule):
         if release == "cells" and (beta or recon_weight):
             raise ConfigError("model.release cells has no Gaussian rate or reconstruction term: set model.beta 0 and "
                               "model.recon_weight 0 (or use --method cells)")
-        if dep_penalty not in ("none", "mmd", "hsic", "tv"):
-            raise ConfigError(f"model.dep_penalty must be none, mmd, hsic or tv, got '{dep_penalty}'")
+        if dep_penalty not in ("none", "mmd", "hsic", "tv", "mixture"):
+            raise ConfigError(f"model.dep_penalty must be none, mmd, hsic, tv or mixture, got '{dep_penalty}'")
         check_non_negative(dep_weight=dep_weight)
         if dep_penalty == "tv" and release != "cells":
             raise ConfigError("model.dep_penalty tv measures one-hot cells: use it with model.release cells (a Gaussian "
                               "z could shrink to evade it), or mmd / hsic")
+        if dep_penalty == "mixture" and (release != "sample" or deterministic):
+            raise ConfigError("model.dep_penalty mixture reads s from a sample through the encoder's Gaussians: use it "
+                              "with model.release sample and model.deterministic false, or mmd / hsic")
         if select_leakage_target is not None and not 0.5 <= select_leakage_target <= 1.0:
             raise ConfigError(f"model.select_leakage_target must be an AUC in [0.5, 1], got {select_leakage_target}")
         if eval_samples < 0:
@@ -244,7 +248,7 @@ class VIBModule(pl.LightningModule):
         else:
             adv = self._adversary_ces(z_adv, s)
             loss = task_ce + hp.beta * kl_mean - adv_weight * sum(a.loss for a in adv)
-        loss = loss + self._recon_term("train", x, s, z, mean, scale) + self._dependence_term("train", z_adv, s)
+        loss = loss + self._recon_term("train", x, s, z, mean, scale) + self._dependence_term("train", z_adv, s, mean, scale)
         optimizer_update(self, loss, optimizers[0], clip_norm=hp.grad_clip)
         self._accumulate("train", y.shape[0], task_ce, (logits.argmax(-1) == y).sum(), kl_mean, adv, loss)
         return loss.detach()
@@ -288,16 +292,21 @@ class VIBModule(pl.LightningModule):
             sums[key] = sums.get(key, 0.0) + value.detach() * x.shape[0]
         return self.hparams.recon_weight * (nll + pairwise if self.hparams.pairwise_kl else nll)
 
-    def _dependence_term(self, split: str, z_adv: torch.Tensor, s: torch.Tensor) -> torch.Tensor | float:
+    def _dependence_term(self, split: str, z_adv: torch.Tensor, s: torch.Tensor, mean: torch.Tensor,
+                         scale: torch.Tensor) -> torch.Tensor | float:
         """``dep_weight`` times the dependence penalty summed over attributes; also summed as ``<split>/dep``."""
         hp = self.hparams
         if hp.dep_penalty == "none" or hp.dep_weight == 0:
             return 0.0
-        from privib.models.dependence import PENALTIES
+        from privib.models.dependence import PENALTIES, mixture_penalty
 
-        penalty = PENALTIES[hp.dep_penalty]
-        value = sum(penalty(z_adv, s[:, i], len(self.hparams.data_spec["sensitive_classes"][a]))
-                    for i, a in enumerate(self.sensitive))
+        if hp.dep_penalty == "mixture":
+            value = sum(mixture_penalty(z_adv, mean, scale, s[:, i], len(self.hparams.data_spec["sensitive_classes"][a]))
+                        for i, a in enumerate(self.sensitive))
+        else:
+            penalty = PENALTIES[hp.dep_penalty]
+            value = sum(penalty(z_adv, s[:, i], len(self.hparams.data_spec["sensitive_classes"][a]))
+                        for i, a in enumerate(self.sensitive))
         sums = self._sums.setdefault(split, {})
         sums["dep"] = sums.get("dep", 0.0) + value.detach() * z_adv.shape[0]
         return hp.dep_weight * value
@@ -322,7 +331,7 @@ class VIBModule(pl.LightningModule):
         adv = self._adversary_ces(z_adv, s)
         kl_mean = kl.mean()
         loss = task_ce + hp.beta * kl_mean - hp.adv_weight * sum(a.loss for a in adv)
-        loss = loss + self._recon_term(split, x, s, None, mean, scale) + self._dependence_term(split, z_adv, s)
+        loss = loss + self._recon_term(split, x, s, None, mean, scale) + self._dependence_term(split, z_adv, s, mean, scale)
         self._accumulate(split, y.shape[0], task_ce, (probs.argmax(-1) == y).sum(), kl_mean, adv, loss)
         if split == "val" and hp.select_leakage_target is not None:
             self._val_codes.append((z_adv.detach(), s))

@@ -8,7 +8,7 @@ from privib.errors import ConfigError
 from privib.paths import CHECKOUT_ROOT
 from privib.pipeline.config import apply_method_preset, list_methods, method_preset_path, parse_run_config
 
-METHODS = ("adv", "cells", "cvib", "fcrl", "laftr", "mlp", "vib", "vib_adv", "vib_recon")
+METHODS = ("adv", "cells", "cvib", "fcrl", "laftr", "mlp", "vib", "vib_adv", "vib_mix", "vib_recon")
 BASELINES = ("fair_predict", "lfr", "noise", "predict", "raw")  # release baselines: no encoder (pipelines/baseline.yaml)
 
 
@@ -52,6 +52,7 @@ def test_presets_resolve_to_the_documented_settings():
         "mlp": (True, 0.0, 0.0, 0.0), "adv": (True, 0.0, 1.0, 0.0), "vib": (False, 0.01, 0.0, 0.0),
         "vib_adv": (False, 0.05, 2.0, 0.0), "cvib": (False, 0.001, 0.0, 1.0),
         "fcrl": (False, 0.5, 0.0, 0.0), "laftr": (True, 0.0, 1.0, 0.1), "vib_recon": (False, 0.05, 16.0, 0.1),
+        "vib_mix": (False, 0.01, 0.0, 0.0),
     }
     for method, (deterministic, beta, adv_weight, recon_weight) in expected.items():
         _, config = parse_run_config(["--method", method])
@@ -61,6 +62,8 @@ def test_presets_resolve_to_the_documented_settings():
             deterministic, beta, adv_weight, recon_weight), method
     _, config = parse_run_config(["--method", "vib_recon"])  # the reconstruction alone, beside the adversaries
     assert config["model"]["pairwise_kl"] is False and config["model"]["adv_steps"] == 5
+    _, config = parse_run_config(["--method", "vib_mix"])  # the encoder holder's penalty instead of the adversaries'
+    assert (config["model"]["dep_penalty"], config["model"]["dep_weight"], config["model"]["release"]) == ("mixture", 100.0, "sample")
     _, config = parse_run_config(["--method", "cvib"])
     assert config["model"]["pairwise_kl"] is True
     _, config = parse_run_config(["--method", "vib_adv"])  # privib's method is the shipped default

@@ -76,8 +76,8 @@ def test_the_adversary_reaches_the_encoder_through_the_hard_cells():
 def test_the_tv_penalty_is_the_batch_tv_of_the_released_cells_and_reaches_the_encoder():
     module = _cells(adv_weight=0.0, dep_penalty="tv", dep_weight=3.0)
     x, _, s = _tensors()
-    mean, _, _, _ = module._represent(x)
-    term = module._dependence_term("train", module._adversary_input(mean, mean), s)
+    mean, scale, _, _ = module._represent(x)
+    term = module._dependence_term("train", module._adversary_input(mean, mean), s, mean, scale)
     code = module.model.encoder.code(x)
     f0, f1 = code[s[:, 0] == 0].mean(dim=0), code[s[:, 0] == 1].mean(dim=0)
     p0 = float((s[:, 0] == 0).float().mean())
