@@ -4,7 +4,7 @@ Unlike an adversary, these need no game to be won: each is a closed-form, differ
 estimate of dependence on a batch. Kernels use the median pairwise distance of the batch
 (detached) as bandwidth, so the encoder cannot lower a penalty by merely rescaling z.
 :func:`mixture_penalty` is the audit's encoder holder on a batch: it reads s from a sampled z
-through the encoder's own Gaussians, so it needs no bandwidth and cannot be evaded by rescaling.
+through the encoder's own Gaussians, so it needs no bandwidth and rescaling z does not change it.
 """
 from __future__ import annotations
 
@@ -86,6 +86,10 @@ def mixture_penalty(z: torch.Tensor, mean: torch.Tensor, scale: torch.Tensor, s:
     posterior means do not depend on s, at most 1. Bounded where the holder's log-loss is not (a posterior
     this peaked is often 0 for the true class), and its push vanishes smoothly as the groups meet, as
     :func:`tv_penalty`'s does. Classes with no row or all rows in the batch are skipped.
+
+    Its known evasion: scales shrunk until each sample's posterior is a vote of its nearest other rows, with the
+    groups interleaved at that scale while they stay apart at a coarser one (a strong reconstruction term led
+    there; docs/results.md, "The encoder holder as a penalty"). The audit's battery still reads s then.
     """
     n = z.shape[0]
     weights = _log_densities(z, mean, scale).masked_fill(torch.eye(n, dtype=torch.bool, device=z.device), -math.inf)

@@ -300,13 +300,11 @@ class VIBModule(pl.LightningModule):
             return 0.0
         from privib.models.dependence import PENALTIES, mixture_penalty
 
+        classes = [len(hp.data_spec["sensitive_classes"][a]) for a in self.sensitive]
         if hp.dep_penalty == "mixture":
-            value = sum(mixture_penalty(z_adv, mean, scale, s[:, i], len(self.hparams.data_spec["sensitive_classes"][a]))
-                        for i, a in enumerate(self.sensitive))
+            value = sum(mixture_penalty(z_adv, mean, scale, s[:, i], k) for i, k in enumerate(classes))
         else:
-            penalty = PENALTIES[hp.dep_penalty]
-            value = sum(penalty(z_adv, s[:, i], len(self.hparams.data_spec["sensitive_classes"][a]))
-                        for i, a in enumerate(self.sensitive))
+            value = sum(PENALTIES[hp.dep_penalty](z_adv, s[:, i], k) for i, k in enumerate(classes))
         sums = self._sums.setdefault(split, {})
         sums["dep"] = sums.get("dep", 0.0) + value.detach() * z_adv.shape[0]
         return hp.dep_weight * value
